@@ -1,0 +1,8 @@
+//! One module per subcommand; each owns its clap arguments and its `run`.
+
+pub mod audit;
+pub mod connect;
+pub mod demo;
+pub mod hub;
+pub mod mock;
+pub mod worker;

@@ -1,0 +1,17 @@
+//! Types shared by the HyperFed hub and its workers: redacted secrets, cluster aliases,
+//! the join proof, the JWTs exchanged after a join, duration parsing and tool-name rules.
+//! Nothing here does I/O, so both sides and the tests agree on one definition.
+
+pub mod alias;
+pub mod duration;
+pub mod join;
+pub mod names;
+pub mod redact;
+pub mod secret;
+
+pub use alias::{AliasError, ClusterAlias};
+pub use duration::parse_duration;
+pub use join::{CallClaims, HeartbeatResponse, JoinError, JoinRequest, JoinResponse, WorkerClaims};
+pub use names::{MAX_EXPORTED_TOOL_NAME, is_valid_tool_name};
+pub use redact::{redact_json, redact_uri};
+pub use secret::{Secret, ct_eq};
