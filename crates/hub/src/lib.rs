@@ -1,1 +1,143 @@
-//! placeholder
+//! HyperFed hub: workers join with a shared secret; the hub re-exports their tools over one
+//! MCP endpoint (namespaced or compact), fans reads out across clusters, routes VM actions to
+//! the owning cluster and audits every mutating call.
+//!
+//! Start one with [`start`]; stop it with [`HubHandle::shutdown`].
+
+pub mod audit;
+mod catalog;
+pub mod config;
+pub mod error;
+mod http;
+mod mcp;
+pub mod registry;
+mod route;
+mod state;
+mod store;
+mod upstream;
+mod validate;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use audit::AuditEntry;
+pub use config::{HubConfig, ToolsMode};
+pub use error::HubError;
+pub use registry::{ClusterSummary, Health};
+
+use state::Hub;
+use store::Store;
+
+/// A running hub.
+pub struct HubHandle {
+    addr: SocketAddr,
+    hub: Arc<Hub>,
+    server: tokio::task::JoinHandle<()>,
+    health: tokio::task::JoinHandle<()>,
+}
+
+/// Starts a hub: opens its database, binds its listener and serves until shut down.
+pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
+    if config.secret.is_empty() {
+        return Err(HubError::Config(
+            "the join secret is empty; give --secret, --secret-file or HYPERFED_SECRET".into(),
+        ));
+    }
+    if config.token.as_ref().is_some_and(|t| t.is_empty()) {
+        return Err(HubError::Config("the client token is empty".into()));
+    }
+    if config.heartbeat_interval.is_zero()
+        || config.fanout_timeout.is_zero()
+        || config.call_timeout.is_zero()
+    {
+        return Err(HubError::Config(
+            "heartbeat interval, fan-out timeout and call timeout must be above zero".into(),
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| HubError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| HubError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let store = Store::open(config.data_dir.as_deref())?;
+    let hub = Hub::new(config, store)?;
+    let app = http::router(hub.clone());
+    let stop = hub.shutdown.clone();
+    let server = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "hub HTTP server failed");
+        }
+    });
+    let health = tokio::spawn(hub.clone().health_loop());
+    tracing::info!(%addr, clusters = hub.registry.len(), mode = %hub.config.tools_mode, "hub listening");
+    Ok(HubHandle {
+        addr,
+        hub,
+        server,
+        health,
+    })
+}
+
+impl HubHandle {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`: where workers join and REST lives.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://<addr>/mcp`: the MCP endpoint.
+    pub fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.base_url())
+    }
+
+    /// Number of registered clusters (any state).
+    pub fn cluster_count(&self) -> usize {
+        self.hub.registry.len()
+    }
+
+    /// Every registered cluster with its state, sorted by alias.
+    pub fn clusters(&self) -> Vec<ClusterSummary> {
+        self.hub.clusters()
+    }
+
+    /// Number of exported tools right now.
+    pub fn tool_count(&self) -> usize {
+        self.hub.catalog().tools.len()
+    }
+
+    /// Resolves when the HTTP server stops (e.g. after a fatal error); for `hyperfed hub`.
+    pub async fn stopped(&self) {
+        self.hub.shutdown.cancelled().await;
+    }
+
+    /// Stops serving, closes worker sessions and the database (releasing its lock).
+    pub async fn shutdown(self) {
+        self.hub.shutdown.cancel();
+        let _ = self.health.await;
+        let mut server = self.server;
+        // Open SSE streams end when their sessions close; do not wait forever for stragglers.
+        if tokio::time::timeout(Duration::from_secs(3), &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
+        self.hub.close();
+        if let Ok(mut peers) = self.hub.peers.lock() {
+            peers.clear();
+        }
+        self.hub.registry.clear();
+        tracing::info!(addr = %self.addr, "hub stopped");
+    }
+}

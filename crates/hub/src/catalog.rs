@@ -1,0 +1,339 @@
+//! The exported tool list, built from the registry only when it changes and shared as an
+//! `Arc`: namespaced `<alias>__<tool>` names, compact and routed plain names, and the hub's
+//! own fleet tools, with a name -> target map for dispatching calls.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use hyperfed_protocol::{MAX_EXPORTED_TOOL_NAME, is_valid_tool_name};
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use serde_json::{Value, json};
+
+use crate::config::ToolsMode;
+use crate::registry::{ClusterView, Health};
+
+/// The hub's own fan-out tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FleetTool {
+    Status,
+    VmSearch,
+    Conditions,
+}
+
+/// Where an exported tool name leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// `<alias>__<tool>`: one tool on one cluster.
+    Namespaced { alias: String, tool: String },
+    /// A plain-named operation with a `cluster` argument (optional when it takes `vm`).
+    Plain { tool: String, takes_vm: bool },
+    /// One of the hub's own tools.
+    Fleet(FleetTool),
+}
+
+/// An exported name's target plus what the audit needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Route {
+    pub target: Target,
+    /// False only for tools that declare `readOnlyHint: true`.
+    pub mutating: bool,
+}
+
+/// The prebuilt tool list and dispatch map.
+#[derive(Default)]
+pub(crate) struct Catalog {
+    pub tools: Arc<Vec<Tool>>,
+    pub routes: HashMap<String, Route>,
+}
+
+fn fnv1a(s: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in s.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// The namespaced name of `tool` on `alias`, shortened deterministically to 48 characters.
+pub(crate) fn namespaced_name(alias: &str, tool: &str) -> String {
+    let full = format!("{alias}__{tool}");
+    if full.len() <= MAX_EXPORTED_TOOL_NAME {
+        return full;
+    }
+    // alias (<=16) + "__" + prefix + "_" + 6 hex digits; tool names are ASCII (validated).
+    let keep = MAX_EXPORTED_TOOL_NAME.saturating_sub(alias.len() + 2 + 7);
+    let prefix = tool.get(..keep.min(tool.len())).unwrap_or("");
+    format!("{alias}__{prefix}_{:06x}", fnv1a(tool) & 0x00ff_ffff)
+}
+
+fn is_read_only(tool: &Tool) -> bool {
+    tool.annotations
+        .as_ref()
+        .and_then(|a| a.read_only_hint)
+        .unwrap_or(false)
+}
+
+fn takes_vm(tool: &Tool) -> bool {
+    tool.input_schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|p| p.contains_key("vm"))
+}
+
+fn safe_text(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+fn with_cluster_arg(schema: &JsonObject, aliases: &[String], required: bool) -> JsonObject {
+    let mut schema = schema.clone();
+    let desc = if required {
+        "Cluster alias to run this on."
+    } else {
+        "Cluster alias to run this on. Optional: without it the hub finds the cluster that owns `vm` (a VM uuid, or `alias/vm-name`)."
+    };
+    let prop = json!({"type": "string", "enum": aliases, "description": desc});
+    let props = schema
+        .entry("properties")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Value::Object(p) = props {
+        p.insert("cluster".into(), prop);
+    }
+    if required {
+        let req = schema
+            .entry("required")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(r) = req
+            && !r.iter().any(|v| v == "cluster")
+        {
+            r.push(Value::String("cluster".into()));
+        }
+    }
+    schema
+}
+
+fn object(v: Value) -> Arc<JsonObject> {
+    Arc::new(v.as_object().cloned().unwrap_or_default())
+}
+
+fn fleet_tools() -> Vec<(Tool, FleetTool)> {
+    let ro = ToolAnnotations::from_raw(None, Some(true), Some(false), Some(true), Some(true));
+    let status = Tool::new(
+        "fleet_status",
+        "Status of every cluster in the fleet at once: up or down, HyperCore version, nodes online, VMs running/total, raised conditions by severity and storage used, with totals over the clusters that answered and a list of those that did not.",
+        object(json!({"type": "object", "properties": {}, "additionalProperties": false})),
+    )
+    .with_title("Fleet status")
+    .with_annotations(ro.clone());
+    let search = Tool::new(
+        "vm_search",
+        "Find VMs across all clusters (or some) by state, name or tag. Each VM carries its `cluster` alias; clusters that did not answer in time are listed.",
+        object(json!({"type": "object", "properties": {
+            "state": {"type": "string", "description": "VM state, e.g. RUNNING, SHUTOFF, PAUSED."},
+            "name": {"type": "string", "description": "VM name (as the workers' vm_list matches it)."},
+            "tag": {"type": "string", "description": "A tag the VM carries."},
+            "cluster": {"type": "string", "description": "Only this cluster alias."}
+        }, "additionalProperties": false})),
+    )
+    .with_title("Search VMs across clusters")
+    .with_annotations(ro.clone());
+    let conditions = Tool::new(
+        "fleet_conditions",
+        "Raised conditions (alerts) of every cluster, each with its `cluster` alias, plus counts by severity and the clusters that did not answer.",
+        object(json!({"type": "object", "properties": {
+            "cluster": {"type": "string", "description": "Only this cluster alias."}
+        }, "additionalProperties": false})),
+    )
+    .with_title("Fleet conditions")
+    .with_annotations(ro);
+    vec![
+        (status, FleetTool::Status),
+        (search, FleetTool::VmSearch),
+        (conditions, FleetTool::Conditions),
+    ]
+}
+
+/// Builds the catalog for `clusters` (any order) in `mode`.
+pub(crate) fn build(mode: ToolsMode, clusters: &[ClusterView]) -> Catalog {
+    let mut clusters: Vec<&ClusterView> = clusters.iter().collect();
+    clusters.sort_by(|a, b| a.alias.cmp(&b.alias));
+    let mut tools = Vec::new();
+    let mut routes = HashMap::new();
+
+    for (tool, which) in fleet_tools() {
+        routes.insert(
+            tool.name.to_string(),
+            Route {
+                target: Target::Fleet(which),
+                mutating: false,
+            },
+        );
+        tools.push(tool);
+    }
+
+    if mode.namespaced() {
+        for c in &clusters {
+            let cluster_label = format!(
+                "[cluster {} ({})] ",
+                c.alias,
+                safe_text(&c.cluster_name, 64)
+            );
+            for t in c.tools.iter() {
+                let name = namespaced_name(&c.alias, &t.name);
+                if !is_valid_tool_name(&name, MAX_EXPORTED_TOOL_NAME) || routes.contains_key(&name)
+                {
+                    tracing::warn!(cluster = %c.alias, tool = %t.name, "skipping a tool whose exported name collides");
+                    continue;
+                }
+                let mut exported = t.clone();
+                exported.name = name.clone().into();
+                exported.description = Some(
+                    format!("{cluster_label}{}", t.description.as_deref().unwrap_or("")).into(),
+                );
+                if let Some(title) = &t.title {
+                    exported.title = Some(format!("{title} ({})", c.alias));
+                }
+                routes.insert(
+                    name,
+                    Route {
+                        target: Target::Namespaced {
+                            alias: c.alias.clone(),
+                            tool: t.name.to_string(),
+                        },
+                        mutating: !is_read_only(t),
+                    },
+                );
+                tools.push(exported);
+            }
+        }
+    }
+
+    // Plain-named operations: compact mode exports all of them; namespaced mode only the
+    // VM-targeted actions, routed by VM.
+    let mut ops: BTreeMap<&str, (&Tool, Vec<String>, Vec<String>)> = BTreeMap::new();
+    for c in &clusters {
+        for t in c.tools.iter() {
+            let e = ops
+                .entry(t.name.as_ref())
+                .or_insert_with(|| (t, Vec::new(), Vec::new()));
+            e.1.push(c.alias.clone());
+            if c.health == Health::Up {
+                e.2.push(c.alias.clone());
+            }
+        }
+    }
+    for (name, (tool, all, live)) in ops {
+        let vm = takes_vm(tool);
+        let wanted = mode.compact() || (vm && !is_read_only(tool));
+        if !wanted || routes.contains_key(name) {
+            continue;
+        }
+        let aliases = if live.is_empty() { all } else { live };
+        let mut exported = tool.clone();
+        exported.input_schema = Arc::new(with_cluster_arg(&tool.input_schema, &aliases, !vm));
+        let how = if vm {
+            "Runs on the cluster that owns `vm` (a VM uuid or `alias/vm-name`), or on `cluster`."
+        } else {
+            "Runs on the cluster named by `cluster`."
+        };
+        exported.description =
+            Some(format!("{} {how}", tool.description.as_deref().unwrap_or("")).into());
+        routes.insert(
+            name.to_owned(),
+            Route {
+                target: Target::Plain {
+                    tool: name.to_owned(),
+                    takes_vm: vm,
+                },
+                mutating: !is_read_only(tool),
+            },
+        );
+        tools.push(exported);
+    }
+
+    Catalog {
+        tools: Arc::new(tools),
+        routes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(name: &str, read_only: bool, vm: bool) -> Tool {
+        let props = if vm {
+            json!({"vm": {"type": "string"}})
+        } else {
+            json!({})
+        };
+        Tool::new(
+            name.to_owned(),
+            "does things",
+            object(json!({"type": "object", "properties": props})),
+        )
+        .with_annotations(ToolAnnotations::from_raw(
+            None,
+            Some(read_only),
+            Some(false),
+            Some(false),
+            Some(true),
+        ))
+    }
+
+    fn view(alias: &str, health: Health) -> ClusterView {
+        ClusterView {
+            alias: alias.into(),
+            cluster_name: format!("Cluster {alias}"),
+            health,
+            tools: Arc::new(vec![
+                tool("vm_list", true, false),
+                tool("vm_start", false, true),
+                tool("vm_get", true, true),
+            ]),
+        }
+    }
+
+    #[test]
+    fn long_names_are_shortened_deterministically() {
+        let n = namespaced_name("a-very-long-clus", "a_tool_name_that_is_thirty_two_c");
+        assert!(n.len() <= 48, "{n}");
+        assert!(is_valid_tool_name(&n, 48));
+        assert_eq!(
+            n,
+            namespaced_name("a-very-long-clus", "a_tool_name_that_is_thirty_two_c")
+        );
+        assert_ne!(
+            n,
+            namespaced_name("a-very-long-clus", "a_tool_name_that_is_thirty_two_d")
+        );
+        assert_eq!(namespaced_name("dc1", "vm_list"), "dc1__vm_list");
+    }
+
+    #[test]
+    fn namespaced_mode_exports_every_tool_plus_routed_actions() {
+        let c = build(
+            ToolsMode::Namespaced,
+            &[view("dc1", Health::Up), view("edge", Health::Down)],
+        );
+        let names: Vec<&str> = c.tools.iter().map(|t| t.name.as_ref()).collect();
+        for n in ["dc1__vm_list", "edge__vm_start", "vm_start", "fleet_status"] {
+            assert!(names.contains(&n), "{n} missing from {names:?}");
+        }
+        assert!(!names.contains(&"vm_list"));
+        assert!(!names.contains(&"vm_get"));
+        let start = c.tools.iter().find(|t| t.name == "vm_start").unwrap();
+        let cluster = &start.input_schema["properties"]["cluster"];
+        assert_eq!(cluster["enum"], json!(["dc1"]));
+        assert!(start.input_schema.get("required").is_none());
+    }
+
+    #[test]
+    fn compact_mode_requires_cluster_for_non_vm_tools() {
+        let c = build(ToolsMode::Compact, &[view("dc1", Health::Up)]);
+        assert_eq!(c.tools.len(), 3 + 3);
+        let list = c.tools.iter().find(|t| t.name == "vm_list").unwrap();
+        assert_eq!(list.input_schema["required"], json!(["cluster"]));
+        assert!(!c.routes.contains_key("dc1__vm_list"));
+    }
+}

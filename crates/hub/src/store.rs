@@ -1,0 +1,140 @@
+//! Persistence: one sled database holding the cluster registry and the audit trail. The
+//! handles live behind an Option so shutdown releases the database lock even if tasks linger.
+
+use std::path::Path;
+use std::sync::RwLock;
+
+use crate::audit::{AUDIT_TREE, AuditEntry};
+use crate::error::HubError;
+use crate::registry::ClusterRecord;
+
+const CLUSTERS_TREE: &str = "clusters";
+
+struct Trees {
+    db: sled::Db,
+    clusters: sled::Tree,
+    audit: sled::Tree,
+}
+
+/// The hub's sled database.
+pub(crate) struct Store {
+    trees: RwLock<Option<Trees>>,
+}
+
+fn closed() -> HubError {
+    HubError::Storage("the hub database is closed (the hub is shutting down)".into())
+}
+
+impl Store {
+    /// Opens the database in `data_dir`, or a temporary one when `None`.
+    pub(crate) fn open(data_dir: Option<&Path>) -> Result<Self, HubError> {
+        let config = match data_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    HubError::Storage(format!(
+                        "cannot create data directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+                sled::Config::new().path(dir)
+            }
+            None => sled::Config::new().temporary(true),
+        };
+        let db = config.open().map_err(|e| {
+            HubError::Storage(format!(
+                "cannot open the hub database{}: {e}",
+                data_dir
+                    .map(|d| format!(" in {}", d.display()))
+                    .unwrap_or_default()
+            ))
+        })?;
+        let clusters = db.open_tree(CLUSTERS_TREE)?;
+        let audit = db.open_tree(AUDIT_TREE)?;
+        Ok(Store {
+            trees: RwLock::new(Some(Trees {
+                db,
+                clusters,
+                audit,
+            })),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Trees) -> Result<T, HubError>) -> Result<T, HubError> {
+        let guard = self.trees.read().map_err(|_| closed())?;
+        match guard.as_ref() {
+            Some(t) => f(t),
+            None => Err(closed()),
+        }
+    }
+
+    /// Every persisted cluster record.
+    pub(crate) fn load_clusters(&self) -> Result<Vec<ClusterRecord>, HubError> {
+        self.with(|t| {
+            let mut out = Vec::new();
+            for item in t.clusters.iter() {
+                let (key, value) = item?;
+                match serde_json::from_slice::<ClusterRecord>(&value) {
+                    Ok(r) => out.push(r),
+                    Err(e) => tracing::warn!(
+                        key = %String::from_utf8_lossy(&key), error = %e,
+                        "skipping an unreadable cluster record"
+                    ),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Writes (or replaces) a cluster record; flushed in the background by sled.
+    pub(crate) fn save_cluster(&self, record: &ClusterRecord) -> Result<(), HubError> {
+        let bytes = serde_json::to_vec(record).map_err(|e| HubError::Storage(e.to_string()))?;
+        self.with(|t| {
+            t.clusters.insert(record.alias.as_bytes(), bytes)?;
+            Ok(())
+        })
+    }
+
+    /// Forgets a cluster record.
+    pub(crate) fn remove_cluster(&self, alias: &str) -> Result<(), HubError> {
+        self.with(|t| {
+            t.clusters.remove(alias.as_bytes())?;
+            Ok(())
+        })
+    }
+
+    /// Allocates an id and writes a pending audit entry, flushed to disk before returning.
+    pub(crate) async fn audit_begin(&self, mut entry: AuditEntry) -> Result<AuditEntry, HubError> {
+        let tree = self.with(|t| {
+            entry.id = t.db.generate_id()?;
+            let bytes = serde_json::to_vec(&entry).map_err(|e| HubError::Storage(e.to_string()))?;
+            t.audit.insert(entry.id.to_be_bytes(), bytes)?;
+            Ok(t.audit.clone())
+        })?;
+        tree.flush_async().await?;
+        Ok(entry)
+    }
+
+    /// Rewrites an audit entry with its outcome (flushed by sled shortly after).
+    pub(crate) fn audit_complete(&self, entry: &AuditEntry) -> Result<(), HubError> {
+        let bytes = serde_json::to_vec(entry).map_err(|e| HubError::Storage(e.to_string()))?;
+        self.with(|t| {
+            t.audit.insert(entry.id.to_be_bytes(), bytes)?;
+            Ok(())
+        })
+    }
+
+    /// The latest `limit` audit entries, oldest first.
+    pub(crate) fn audit_entries(&self, limit: Option<usize>) -> Result<Vec<AuditEntry>, HubError> {
+        self.with(|t| crate::audit::entries(&t.audit, limit))
+    }
+
+    /// Flushes and closes the database, releasing its directory lock.
+    pub(crate) fn close(&self) {
+        let taken = self.trees.write().ok().and_then(|mut g| g.take());
+        if let Some(t) = taken
+            && let Err(e) = t.db.flush()
+        {
+            tracing::warn!(error = %e, "flushing the hub database on shutdown failed");
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! One pooled MCP client session per worker: connected once at join, shared by every call
+//! (rmcp `Peer` clones multiplex), authenticated with hub call tokens that rotate by themselves.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use http::{HeaderName, HeaderValue};
+use hyperfed_protocol::join::unix_now;
+use hyperfed_protocol::{CallClaims, Secret};
+use rmcp::ServiceExt as _;
+use rmcp::model::{ClientJsonRpcMessage, ProgressNotificationParam, Tool};
+use rmcp::service::{NotificationContext, Peer, RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::{
+    SseError, StreamableHttpClient, StreamableHttpClientTransportConfig, StreamableHttpError,
+    StreamableHttpPostResponse,
+};
+use sse_stream::Sse;
+
+use crate::state::Hub;
+
+/// Lifetime of one hub call token (the worker verifies it on every request).
+const CALL_TOKEN_TTL: Duration = Duration::from_secs(300);
+/// A token with less than this left is replaced before it is sent.
+const CALL_TOKEN_RENEW_BEFORE: u64 = 150;
+/// In-flight POSTs allowed per worker session.
+const MAX_CONCURRENT_REQUESTS: usize = 128;
+
+/// Issues the hub's call tokens for one cluster, renewing them well before expiry.
+struct CallTokens {
+    secret: Secret,
+    cluster_uuid: String,
+    current: Mutex<(String, u64)>,
+}
+
+impl CallTokens {
+    fn new(secret: Secret, cluster_uuid: String) -> Self {
+        CallTokens {
+            secret,
+            cluster_uuid,
+            current: Mutex::new((String::new(), 0)),
+        }
+    }
+
+    fn get(&self) -> String {
+        let now = unix_now();
+        let mut cur = match self.current.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if cur.1 <= now + CALL_TOKEN_RENEW_BEFORE {
+            let token = CallClaims::issue(&self.secret, &self.cluster_uuid, CALL_TOKEN_TTL);
+            *cur = (token, now + CALL_TOKEN_TTL.as_secs());
+        }
+        cur.0.clone()
+    }
+}
+
+/// A reqwest client that stamps every request with a fresh hub call token, so a long-lived
+/// session never presents an expired one (no session rebuild needed for rotation).
+#[derive(Clone)]
+pub(crate) struct CallAuthClient {
+    http: reqwest::Client,
+    tokens: Arc<CallTokens>,
+}
+
+impl StreamableHttpClient for CallAuthClient {
+    type Error = reqwest::Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
+        let token = self.tokens.get();
+        self.http
+            .post_message(uri, message, session_id, Some(token), custom_headers)
+            .await
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
+        let token = self.tokens.get();
+        self.http
+            .post_message_with_max_sse_event_size(
+                uri,
+                message,
+                session_id,
+                Some(token),
+                custom_headers,
+                max_sse_event_size,
+            )
+            .await
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<(), StreamableHttpError<Self::Error>> {
+        let token = self.tokens.get();
+        self.http
+            .delete_session(uri, session_id, Some(token), custom_headers)
+            .await
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
+        let token = self.tokens.get();
+        self.http
+            .get_stream(uri, session_id, last_event_id, Some(token), custom_headers)
+            .await
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
+        let token = self.tokens.get();
+        self.http
+            .get_stream_with_max_sse_event_size(
+                uri,
+                session_id,
+                last_event_id,
+                Some(token),
+                custom_headers,
+                max_sse_event_size,
+            )
+            .await
+    }
+}
+
+/// Receives a worker's notifications: tool-list changes and progress of forwarded calls.
+#[derive(Clone)]
+pub(crate) struct UpstreamEvents {
+    alias: String,
+    cluster_uuid: String,
+    hub: Weak<Hub>,
+}
+
+impl rmcp::ClientHandler for UpstreamEvents {
+    async fn on_tool_list_changed(&self, _ctx: NotificationContext<RoleClient>) {
+        if let Some(hub) = self.hub.upgrade() {
+            let (alias, uuid) = (self.alias.clone(), self.cluster_uuid.clone());
+            // Re-list outside the notification handler so the session keeps flowing.
+            tokio::spawn(async move { hub.refresh_worker_tools(&alias, &uuid).await });
+        }
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _ctx: NotificationContext<RoleClient>,
+    ) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.forward_progress(params).await;
+        }
+    }
+}
+
+/// A connected worker session.
+pub(crate) struct WorkerSession {
+    /// Shared handle for concurrent requests.
+    pub peer: Peer<RoleClient>,
+    service: Mutex<Option<RunningService<RoleClient, UpstreamEvents>>>,
+}
+
+impl WorkerSession {
+    /// Opens an MCP session with the worker at `url`.
+    pub(crate) async fn connect(
+        hub: &Arc<Hub>,
+        alias: &str,
+        cluster_uuid: &str,
+        url: &str,
+    ) -> Result<Arc<Self>, String> {
+        let client = CallAuthClient {
+            http: hub.http.clone(),
+            tokens: Arc::new(CallTokens::new(
+                hub.config.secret.clone(),
+                cluster_uuid.to_owned(),
+            )),
+        };
+        let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
+        config.max_concurrent_requests = MAX_CONCURRENT_REQUESTS;
+        let transport = StreamableHttpClientTransport::with_client(client, config);
+        let events = UpstreamEvents {
+            alias: alias.to_owned(),
+            cluster_uuid: cluster_uuid.to_owned(),
+            hub: Arc::downgrade(hub),
+        };
+        let service = events
+            .serve(transport)
+            .await
+            .map_err(|e| format!("cannot open an MCP session with the worker at {url}: {e}"))?;
+        Ok(Arc::new(WorkerSession {
+            peer: service.peer().clone(),
+            service: Mutex::new(Some(service)),
+        }))
+    }
+
+    /// Lists every tool the worker offers (all pages).
+    pub(crate) async fn list_tools(&self) -> Result<Vec<Tool>, String> {
+        self.peer
+            .list_all_tools()
+            .await
+            .map_err(|e| format!("listing the worker's tools failed: {e}"))
+    }
+
+    /// Ends the session in the background (sends DELETE to the worker).
+    pub(crate) fn close(&self) {
+        let taken = self.service.lock().ok().and_then(|mut g| g.take());
+        if let Some(service) = taken {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(2), service.cancel()).await;
+            });
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Checks on worker tools before they are re-exported: workers are untrusted input, so names,
+//! texts and schemas are bounded and a tool that breaks a rule is refused (and logged).
+
+use hyperfed_protocol::is_valid_tool_name;
+use rmcp::model::{JsonObject, Tool};
+use serde_json::Value;
+
+/// Longest worker tool name accepted.
+pub(crate) const MAX_WORKER_TOOL_NAME: usize = 32;
+/// Longest description accepted, in bytes.
+pub(crate) const MAX_DESCRIPTION: usize = 4096;
+/// Longest title accepted, in bytes.
+pub(crate) const MAX_TITLE: usize = 256;
+/// Deepest schema nesting accepted.
+pub(crate) const MAX_SCHEMA_DEPTH: usize = 16;
+/// Largest serialized schema accepted, in bytes.
+pub(crate) const MAX_SCHEMA_BYTES: usize = 64 * 1024;
+/// Most tools accepted from one worker.
+pub(crate) const MAX_TOOLS_PER_WORKER: usize = 512;
+
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn check_text(what: &str, text: &str, max: usize) -> Result<(), String> {
+    if text.len() > max {
+        return Err(format!("{what} is longer than {max} bytes"));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(format!("{what} contains control characters"));
+    }
+    Ok(())
+}
+
+fn check_schema(what: &str, schema: &JsonObject) -> Result<(), String> {
+    // Depth of the object itself counts as 1.
+    let d = 1 + schema.values().map(depth).max().unwrap_or(0);
+    if d > MAX_SCHEMA_DEPTH {
+        return Err(format!(
+            "{what} is nested deeper than {MAX_SCHEMA_DEPTH} levels"
+        ));
+    }
+    let size = serde_json::to_vec(schema)
+        .map(|b| b.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_SCHEMA_BYTES {
+        return Err(format!("{what} is larger than {MAX_SCHEMA_BYTES} bytes"));
+    }
+    match schema.get("type") {
+        Some(Value::String(t)) if t == "object" => Ok(()),
+        _ => Err(format!(
+            "{what} is not a JSON object schema (type must be \"object\")"
+        )),
+    }
+}
+
+/// Checks one worker tool against the bounds above.
+pub(crate) fn check_tool(tool: &Tool) -> Result<(), String> {
+    if !is_valid_tool_name(&tool.name, MAX_WORKER_TOOL_NAME) {
+        return Err(format!(
+            "name does not match ^[A-Za-z0-9_-]{{1,{MAX_WORKER_TOOL_NAME}}}$"
+        ));
+    }
+    if let Some(d) = &tool.description {
+        check_text("description", d, MAX_DESCRIPTION)?;
+    }
+    if let Some(t) = &tool.title {
+        check_text("title", t, MAX_TITLE)?;
+    }
+    if let Some(t) = tool.annotations.as_ref().and_then(|a| a.title.as_ref()) {
+        check_text("annotations.title", t, MAX_TITLE)?;
+    }
+    check_schema("inputSchema", &tool.input_schema)?;
+    if let Some(o) = &tool.output_schema {
+        check_schema("outputSchema", o)?;
+    }
+    let extra = tool
+        .icons
+        .as_ref()
+        .map(|i| serde_json::to_vec(i).map(|b| b.len()).unwrap_or(usize::MAX))
+        .unwrap_or(0)
+        + tool
+            .meta
+            .as_ref()
+            .map(|m| serde_json::to_vec(m).map(|b| b.len()).unwrap_or(usize::MAX))
+            .unwrap_or(0);
+    if extra > MAX_SCHEMA_BYTES {
+        return Err(format!(
+            "icons and _meta are larger than {MAX_SCHEMA_BYTES} bytes"
+        ));
+    }
+    Ok(())
+}
+
+/// Keeps the tools that pass `check_tool` (first of duplicate names), logging each refusal.
+pub(crate) fn accept_tools(alias: &str, tools: Vec<Tool>) -> Vec<Tool> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(tools.len().min(MAX_TOOLS_PER_WORKER));
+    for tool in tools {
+        if out.len() >= MAX_TOOLS_PER_WORKER {
+            tracing::warn!(
+                cluster = alias,
+                "worker offers more than {MAX_TOOLS_PER_WORKER} tools; the rest are refused"
+            );
+            break;
+        }
+        let shown: String = tool.name.chars().take(40).collect();
+        match check_tool(&tool) {
+            Ok(()) if seen.insert(tool.name.to_string()) => out.push(tool),
+            Ok(()) => {
+                tracing::warn!(cluster = alias, tool = %shown.escape_debug(), "refusing a duplicate worker tool")
+            }
+            Err(reason) => {
+                tracing::warn!(cluster = alias, tool = %shown.escape_debug(), %reason, "refusing a worker tool")
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn tool(name: &str, schema: Value) -> Tool {
+        let obj = schema.as_object().cloned().unwrap_or_default();
+        Tool::new(name.to_owned(), "d", Arc::new(obj))
+    }
+
+    #[test]
+    fn refuses_bad_names_schemas_and_texts() {
+        assert!(check_tool(&tool("vm_list", json!({"type": "object"}))).is_ok());
+        assert!(check_tool(&tool("vm.list", json!({"type": "object"}))).is_err());
+        assert!(check_tool(&tool(&"a".repeat(33), json!({"type": "object"}))).is_err());
+        assert!(check_tool(&tool("x", json!({"type": "string"}))).is_err());
+        let mut deep = json!({"type": "object"});
+        for _ in 0..20 {
+            deep = json!({"type": "object", "properties": {"a": deep}});
+        }
+        assert!(check_tool(&tool("x", deep)).is_err());
+        let big = json!({"type": "object", "description": "x".repeat(70_000)});
+        assert!(check_tool(&tool("x", big)).is_err());
+        let mut t = tool("x", json!({"type": "object"}));
+        t.description = Some("y".repeat(5000).into());
+        assert!(check_tool(&t).is_err());
+        t.description = Some("bell\u{7}".into());
+        assert!(check_tool(&t).is_err());
+    }
+
+    #[test]
+    fn keeps_first_of_duplicates() {
+        let tools = vec![
+            tool("a", json!({"type": "object"})),
+            tool("a", json!({"type": "object"})),
+            tool("b c", json!({"type": "object"})),
+        ];
+        assert_eq!(accept_tools("dc1", tools).len(), 1);
+    }
+}
