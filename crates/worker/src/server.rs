@@ -1,0 +1,296 @@
+//! Starting and stopping a worker: connect to the cluster (starting the simulator for
+//! `--mock`), serve MCP at `/mcp` and REST on one listener, join the hub if asked, and shut
+//! everything down cleanly (logging out of the cluster). Also the stdio mode.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use rmcp::ServiceExt as _;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{AuthPolicy, check_host, require_bearer};
+use crate::catalog::Catalog;
+use crate::cluster::Cluster;
+use crate::config::{ClusterSource, WorkerConfig};
+use crate::confirm::Confirmations;
+use crate::error::WorkerError;
+use crate::handler::WorkerMcp;
+use crate::join::Joiner;
+use crate::rest;
+use crate::tools::WorkerState;
+
+/// A running worker; call [`WorkerHandle::shutdown`] to stop it.
+pub struct WorkerHandle {
+    addr: SocketAddr,
+    state: Arc<WorkerState>,
+    cancel: CancellationToken,
+    server: JoinHandle<()>,
+    joiner: Option<JoinHandle<()>>,
+    alias: Arc<RwLock<Option<String>>>,
+    sim: Option<hypercore_sim::SimHandle>,
+}
+
+impl WorkerHandle {
+    /// The bound listen address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`, the REST base.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://<addr>/mcp`, the MCP endpoint.
+    pub fn mcp_url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+
+    /// The wrapped cluster's uuid (`None` if the cluster was unreachable so far).
+    pub fn cluster_uuid(&self) -> Option<String> {
+        Some(self.state.identity().uuid).filter(|u| !u.is_empty())
+    }
+
+    /// The wrapped cluster's name (`None` if the cluster was unreachable so far).
+    pub fn cluster_name(&self) -> Option<String> {
+        Some(self.state.identity().name).filter(|u| !u.is_empty())
+    }
+
+    /// The alias the hub registered this worker under, while joined.
+    pub fn joined_alias(&self) -> Option<String> {
+        self.alias.read().ok().and_then(|g| g.clone())
+    }
+
+    /// The in-process simulator, for `--mock` workers.
+    pub fn sim(&self) -> Option<&hypercore_sim::SimHandle> {
+        self.sim.as_ref()
+    }
+
+    /// An MCP handler over this worker's state (serve it on any rmcp transport).
+    pub fn mcp_service(&self) -> WorkerMcp {
+        WorkerMcp::new(self.state.clone())
+    }
+
+    /// Stops serving, stops the join loop, logs out of the cluster and stops the simulator.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        if let Some(j) = self.joiner {
+            let _ = j.await;
+        }
+        let mut server = self.server;
+        if tokio::time::timeout(Duration::from_secs(5), &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
+        if let Err(e) = self.state.cluster.client().logout().await {
+            tracing::debug!(error = %e, "logout from the cluster failed");
+        }
+        if let Some(sim) = self.sim {
+            sim.shutdown().await;
+        }
+    }
+}
+
+/// Connects to the cluster (starting the simulator for a mock) and builds the shared state.
+async fn connect(
+    config: &WorkerConfig,
+) -> Result<(Arc<WorkerState>, Option<hypercore_sim::SimHandle>), WorkerError> {
+    config.validate()?;
+    // One crypto provider for every TLS client in the process; an installed one is kept.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (cluster_config, sim) = match &config.cluster {
+        ClusterSource::Real(c) => (c.clone(), None),
+        ClusterSource::Mock(sim_config) => {
+            let sim = hypercore_sim::Simulator::start(
+                sim_config.clone(),
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+            )
+            .await
+            .map_err(|e| WorkerError::Simulator(e.to_string()))?;
+            let mut c = hypercore::ClusterConfig::new(
+                sim.base_url(),
+                hypercore::Credentials::new(
+                    sim_config.username.clone(),
+                    sim_config.password.clone(),
+                ),
+            );
+            if let Some(pem) = sim.cert_pem() {
+                c = c.with_tls(hypercore::TlsMode::CaPem(pem));
+            }
+            (c, Some(sim))
+        }
+    };
+    let client = hypercore::Client::new(cluster_config)
+        .map_err(|e| WorkerError::Config(format!("cluster connection settings: {e}")))?;
+    let state = Arc::new(WorkerState {
+        cluster: Cluster::new(client),
+        catalog: Catalog::new(config.read_only, config.allow_raw_writes),
+        confirmations: Confirmations::new(config.confirm_ttl),
+        identity: RwLock::new(Default::default()),
+        wait_timeout: config.wait_timeout,
+        poll_interval: config.poll_interval,
+        openapi: tokio::sync::OnceCell::new(),
+    });
+    match tokio::time::timeout(Duration::from_secs(10), state.refresh_identity()).await {
+        Ok(Ok(id)) => {
+            tracing::info!(cluster = %id.name, uuid = %id.uuid, version = %id.icos_version, "connected to the cluster")
+        }
+        Ok(Err(hypercore::Error::Auth { username, message })) => {
+            if let Some(sim) = sim {
+                sim.shutdown().await;
+            }
+            return Err(WorkerError::Unavailable(format!(
+                "HyperCore rejected the credentials of user '{username}': {message}"
+            )));
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "cluster not reachable yet; serving anyway"),
+        Err(_) => tracing::warn!("cluster did not answer within 10 s; serving anyway"),
+    }
+    Ok((state, sim))
+}
+
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    Some(authority.to_owned())
+}
+
+/// Starts a worker: connects, binds, serves MCP and REST, and joins the hub if configured.
+pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
+    let (state, sim) = connect(&config).await?;
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(source) => {
+            if let Some(sim) = sim {
+                sim.shutdown().await;
+            }
+            return Err(WorkerError::Bind {
+                addr: config.listen,
+                source,
+            });
+        }
+    };
+    let addr = listener.local_addr().map_err(|source| WorkerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+
+    let mut allowed: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    if !addr.ip().is_unspecified() {
+        allowed.push(addr.ip().to_string());
+    }
+    if let Some(h) = config
+        .join
+        .as_ref()
+        .and_then(|j| j.advertise.as_deref())
+        .and_then(host_of)
+    {
+        allowed.push(h);
+    }
+    allowed.extend(config.allowed_hosts.iter().cloned());
+    let allowed = Arc::new(allowed);
+
+    let cancel = CancellationToken::new();
+    let mcp_state = state.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(WorkerMcp::new(mcp_state.clone())),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default()
+            .with_allowed_hosts(allowed.iter().cloned())
+            .with_cancellation_token(cancel.child_token()),
+    );
+    let policy = AuthPolicy {
+        token: config.token.clone(),
+        join_secret: config.join.as_ref().map(|j| j.secret.clone()),
+        allowed_hosts: allowed.clone(),
+        state: state.clone(),
+    };
+    let router = Router::new()
+        .nest_service("/mcp", mcp)
+        .merge(rest::protected_routes(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            policy.clone(),
+            require_bearer,
+        ))
+        .merge(rest::public_routes(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(policy, check_host));
+
+    let shutdown = cancel.clone();
+    let server = tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "worker HTTP server failed");
+        }
+    });
+    tracing::info!(mcp = %format!("http://{addr}/mcp"), read_only = config.read_only, "worker listening");
+
+    let alias = Arc::new(RwLock::new(None));
+    let joiner = config.join.clone().map(|join| {
+        let worker_url = join
+            .advertise
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}/mcp"));
+        let j = Joiner {
+            config: join,
+            worker_url,
+            state: state.clone(),
+            alias: alias.clone(),
+            cancel: cancel.child_token(),
+        };
+        tokio::spawn(j.run())
+    });
+
+    Ok(WorkerHandle {
+        addr,
+        state,
+        cancel,
+        server,
+        joiner,
+        alias,
+        sim,
+    })
+}
+
+/// Serves the worker's MCP tools over any byte stream pair until the client disconnects.
+pub async fn serve_io<R, W>(config: WorkerConfig, reader: R, writer: W) -> Result<(), WorkerError>
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    let (state, sim) = connect(&config).await?;
+    let served = async {
+        let running = WorkerMcp::new(state.clone())
+            .serve((reader, writer))
+            .await
+            .map_err(|e| WorkerError::Transport(e.to_string()))?;
+        running
+            .waiting()
+            .await
+            .map_err(|e| WorkerError::Transport(e.to_string()))?;
+        Ok::<(), WorkerError>(())
+    }
+    .await;
+    if let Err(e) = state.cluster.client().logout().await {
+        tracing::debug!(error = %e, "logout from the cluster failed");
+    }
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
+    served
+}
+
+/// Serves the worker's MCP tools on stdin/stdout (logs go to stderr).
+pub async fn serve_stdio(config: WorkerConfig) -> Result<(), WorkerError> {
+    serve_io(config, tokio::io::stdin(), tokio::io::stdout()).await
+}
