@@ -1219,8 +1219,7 @@ impl WorkerState {
             && out["state"] == "COMPLETE"
             && let Some(target) = p.target_state()
         {
-            self.wait_vm_state(&vm_uuid, target, started, progress)
-                .await;
+            self.wait_vm_state(&vm_uuid, target, started).await;
         }
         let after = self
             .cluster
@@ -1239,27 +1238,11 @@ impl WorkerState {
         Ok(out)
     }
 
-    async fn wait_vm_state(
-        &self,
-        uuid: &str,
-        target: &str,
-        started: Instant,
-        progress: &ProgressSink,
-    ) {
+    async fn wait_vm_state(&self, uuid: &str, target: &str, started: Instant) {
         while started.elapsed() < self.wait_timeout {
             match self.cluster.get_one("VirDomain", uuid).await {
                 Ok(Some(vm)) if s(&vm, "state") == target => return,
-                Ok(Some(vm)) => {
-                    progress
-                        .report(
-                            99.0,
-                            format!(
-                                "task complete; VM state {} (waiting for {target})",
-                                s(&vm, "state")
-                            ),
-                        )
-                        .await;
-                }
+                Ok(Some(_)) => {}
                 _ => return,
             }
             tokio::time::sleep(self.poll_interval).await;
