@@ -1222,4 +1222,42 @@ mod tests {
             SessionCheck::Valid
         );
     }
+
+    #[test]
+    fn task_progresses_and_applies_its_effect_exactly_when_complete() {
+        let c = crate::generate(crate::Archetype::Datacenter, 7);
+        let vm = c
+            .vms
+            .iter()
+            .find(|v| v.state == "SHUTOFF" && v.source_vir_domain_uuid.is_empty())
+            .map(|v| v.uuid.clone())
+            .unwrap();
+        let mut s = SimState::new(c, Duration::from_secs(10), Duration::from_secs(4), 10);
+        let t0 = Instant::now();
+        let action = |a: &str| VmAction {
+            vm: vm.clone(),
+            action: a.into(),
+            node: None,
+        };
+        let r = s.vm_actions(vec![action("START")], "sess", t0).unwrap();
+        let mut at = |secs: u64| {
+            let now = t0 + Duration::from_secs(secs);
+            s.advance(now);
+            let st = s.task_get(&r.task_tag, now).remove(0);
+            let state = s.vm(&vm).unwrap().state.clone();
+            (st.state, st.progress_percent, state)
+        };
+        assert_eq!(at(0), ("QUEUED".into(), 0, "SHUTOFF".into()));
+        assert_eq!(at(5), ("RUNNING".into(), 50, "SHUTOFF".into()));
+        assert_eq!(at(10), ("COMPLETE".into(), 100, "RUNNING".into()));
+
+        // ACPI shutdown: no tag, SHUTDOWN until shutdown_duration has passed, then SHUTOFF.
+        let t1 = t0 + Duration::from_secs(20);
+        let r = s.vm_actions(vec![action("SHUTDOWN")], "sess", t1).unwrap();
+        assert_eq!(r.task_tag, "");
+        s.advance(t1 + Duration::from_secs(3));
+        assert_eq!(s.vm(&vm).unwrap().state, "SHUTDOWN");
+        s.advance(t1 + Duration::from_secs(4));
+        assert_eq!(s.vm(&vm).unwrap().state, "SHUTOFF");
+    }
 }
