@@ -55,6 +55,11 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
             "heartbeat interval, fan-out timeout and call timeout must be above zero".into(),
         ));
     }
+    // reqwest is built without a default TLS provider; use the workspace's one (ring) unless the
+    // process already chose one.
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| HubError::Bind {

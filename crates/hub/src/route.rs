@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 use hyperfed_protocol::redact_json;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, JsonObject,
-    ProgressToken, RequestParamsMeta as _,
+    CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam,
+    ClientRequest, ContentBlock, JsonObject, ProgressToken, ServerResult,
 };
+use rmcp::service::PeerRequestOptions;
 use rmcp::service::{Peer, RoleServer};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
@@ -163,8 +164,35 @@ struct ProgressGuard<'a> {
 
 impl Drop for ProgressGuard<'_> {
     fn drop(&mut self) {
-        if let Some(k) = self.key.take() {
-            self.hub.progress.remove(&k);
+        // rmcp dispatches notifications on their own tasks, so the last progress updates can
+        // be handled just after the response: keep the mapping a little longer (swept later).
+        if let Some(k) = self.key.take()
+            && let Some(mut sink) = self.hub.progress.get_mut(&k)
+        {
+            sink.finished = Some(Instant::now());
+        }
+    }
+}
+
+/// Sends `notifications/cancelled` for a forwarded request that is abandoned (client cancel
+/// or timeout) before its answer arrives.
+struct CancelGuard {
+    peer: rmcp::service::Peer<rmcp::service::RoleClient>,
+    id: Option<rmcp::model::RequestId>,
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            let peer = self.peer.clone();
+            tokio::spawn(async move {
+                let _ = peer
+                    .notify_cancelled(CancelledNotificationParam::new(
+                        Some(id),
+                        Some("cancelled by the hub's caller or timed out".into()),
+                    ))
+                    .await;
+            });
         }
     }
 }
@@ -179,32 +207,44 @@ pub(crate) async fn forward(
     timeout: Duration,
 ) -> Result<CallToolResult, HubError> {
     let session = hub.session_of(alias)?;
-    let mut params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+    let upstream = |message: String| HubError::Upstream {
+        alias: alias.to_owned(),
+        message,
+    };
+    let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+    let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+    let handle = session
+        .peer
+        .send_request_with_option(request, PeerRequestOptions::no_options())
+        .await
+        .map_err(|e| upstream(format!("the worker could not be reached: {e}")))?;
+    let mut cancel_guard = CancelGuard {
+        peer: session.peer.clone(),
+        id: Some(handle.id.clone()),
+    };
+    // rmcp stamps its own progress token on every request: map it back to the client's.
     let mut guard = ProgressGuard { hub, key: None };
     if let Some((peer, token)) = &ctx.progress {
-        let key = hub.next_progress_key();
+        let key = progress_key(session.id, &handle.progress_token);
         hub.progress.insert(
             key.clone(),
             ProgressSink {
                 peer: peer.clone(),
                 token: token.clone(),
+                finished: None,
+                last: f64::NEG_INFINITY,
             },
         );
-        params.set_progress_token(ProgressToken(rmcp::model::NumberOrString::String(
-            key.as_str().into(),
-        )));
         guard.key = Some(key);
     }
-    let upstream = |message: String| HubError::Upstream {
-        alias: alias.to_owned(),
-        message,
-    };
-    // Dropping the call future (cancel or timeout) sends notifications/cancelled upstream.
     let response = tokio::select! {
         _ = ctx.cancel.cancelled() => return Err(upstream("the call was cancelled by the client".into())),
-        r = tokio::time::timeout(timeout, session.peer.call_tool_once(params)) => r,
+        r = tokio::time::timeout(timeout, handle.await_response()) => r,
     };
     drop(guard);
+    if response.is_ok() {
+        cancel_guard.id = None;
+    }
     match response {
         Err(_) => Err(upstream(format!(
             "no answer within {} (call timeout)",
@@ -215,11 +255,19 @@ pub(crate) async fn forward(
             e.message
         ))),
         Ok(Err(e)) => Err(upstream(format!("the worker could not be reached: {e}"))),
-        Ok(Ok(CallToolResponse::Complete(r))) => Ok(r),
+        Ok(Ok(ServerResult::CallToolResult(r))) => Ok(r),
         Ok(Ok(_)) => Err(upstream(
             "the worker answered with a multi-round or task result, which the hub does not relay"
                 .into(),
         )),
+    }
+}
+
+/// The key of a forwarded call's progress mapping: worker session and rmcp's token.
+pub(crate) fn progress_key(session: u64, token: &ProgressToken) -> String {
+    match &token.0 {
+        rmcp::model::NumberOrString::Number(n) => format!("{session}:{n}"),
+        rmcp::model::NumberOrString::String(s) => format!("{session}:s:{s}"),
     }
 }
 
@@ -244,7 +292,8 @@ async fn fan_out_one(
             .acquire()
             .await
             .map_err(|_| "the hub is shutting down".to_owned())?;
-        let r = forward(hub, alias, tool, arguments, ctx, deadline)
+        // The fan-out deadline below governs; the call's own timeout is only a backstop.
+        let r = forward(hub, alias, tool, arguments, ctx, deadline * 2)
             .await
             .map_err(|e| e.to_string())?;
         if r.is_error == Some(true) {

@@ -1,7 +1,6 @@
 //! The hub's shared state and its registry operations: join, heartbeat, leave, the health
 //! monitor, catalog rebuilds and `list_changed` pushes to connected MCP clients.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -32,6 +31,8 @@ const MAX_NONCES: usize = 100_000;
 const MISSED_HEARTBEATS: u32 = 3;
 /// Deadline for connecting to a joining worker and listing its tools.
 const JOIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a finished call's progress mapping is kept for late notifications.
+const PROGRESS_GRACE: Duration = Duration::from_secs(2);
 /// Fan-out concurrency bound.
 const FANOUT_CONCURRENCY: usize = 96;
 
@@ -52,6 +53,10 @@ pub(crate) enum JoinRefusal {
 pub(crate) struct ProgressSink {
     pub peer: Peer<RoleServer>,
     pub token: ProgressToken,
+    /// When the forwarded call ended (the entry is swept a little later).
+    pub finished: Option<Instant>,
+    /// The last progress value passed on.
+    pub last: f64,
 }
 
 /// Everything the hub shares between its HTTP handlers, MCP sessions and background tasks.
@@ -65,7 +70,6 @@ pub(crate) struct Hub {
     pub peers: Mutex<Vec<Peer<RoleServer>>>,
     nonces: DashMap<String, u64>,
     pub progress: DashMap<String, ProgressSink>,
-    pub progress_seq: AtomicU64,
     pub vm_index: VmIndex,
     pub fanout_permits: Semaphore,
     pub shutdown: CancellationToken,
@@ -106,7 +110,6 @@ impl Hub {
             peers: Mutex::new(Vec::new()),
             nonces: DashMap::new(),
             progress: DashMap::new(),
-            progress_seq: AtomicU64::new(1),
             vm_index: VmIndex::default(),
             fanout_permits: Semaphore::new(FANOUT_CONCURRENCY),
             shutdown: CancellationToken::new(),
@@ -402,7 +405,10 @@ impl Hub {
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
-                _ = tick.tick() => { self.check_health(); }
+                _ = tick.tick() => {
+                    self.check_health();
+                    self.progress.retain(|_, s| s.finished.is_none_or(|f| f.elapsed() < PROGRESS_GRACE));
+                }
             }
         }
     }
@@ -437,24 +443,24 @@ impl Hub {
     }
 
     /// Passes a worker's progress notification to the client that asked for it.
-    pub(crate) async fn forward_progress(&self, mut params: ProgressNotificationParam) {
-        let key = match &params.progress_token.0 {
-            rmcp::model::NumberOrString::String(s) => s.to_string(),
-            rmcp::model::NumberOrString::Number(n) => n.to_string(),
-        };
-        let target = self
-            .progress
-            .get(&key)
-            .map(|s| (s.peer.clone(), s.token.clone()));
+    pub(crate) async fn forward_progress(
+        &self,
+        session: u64,
+        mut params: ProgressNotificationParam,
+    ) {
+        let key = crate::route::progress_key(session, &params.progress_token);
+        // Notifications are handled on separate tasks, so they can arrive out of order: pass
+        // on only increasing values, as the spec requires of progress.
+        let target = self.progress.get_mut(&key).and_then(|mut s| {
+            (params.progress > s.last).then(|| {
+                s.last = params.progress;
+                (s.peer.clone(), s.token.clone())
+            })
+        });
         if let Some((peer, token)) = target {
             params.progress_token = token;
             let _ = peer.notify_progress(params).await;
         }
-    }
-
-    /// A fresh hub-side progress token (unique per forwarded call).
-    pub(crate) fn next_progress_key(&self) -> String {
-        format!("hf-{}", self.progress_seq.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Summaries of every registered cluster, sorted by alias.

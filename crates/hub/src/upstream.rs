@@ -2,6 +2,7 @@
 //! (rmcp `Peer` clones multiplex), authenticated with hub call tokens that rotate by themselves.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -158,6 +159,7 @@ impl StreamableHttpClient for CallAuthClient {
 /// Receives a worker's notifications: tool-list changes and progress of forwarded calls.
 #[derive(Clone)]
 pub(crate) struct UpstreamEvents {
+    session: u64,
     alias: String,
     cluster_uuid: String,
     hub: Weak<Hub>,
@@ -178,13 +180,17 @@ impl rmcp::ClientHandler for UpstreamEvents {
         _ctx: NotificationContext<RoleClient>,
     ) {
         if let Some(hub) = self.hub.upgrade() {
-            hub.forward_progress(params).await;
+            hub.forward_progress(self.session, params).await;
         }
     }
 }
 
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
 /// A connected worker session.
 pub(crate) struct WorkerSession {
+    /// Unique per session (keys progress mappings).
+    pub id: u64,
     /// Shared handle for concurrent requests.
     pub peer: Peer<RoleClient>,
     service: Mutex<Option<RunningService<RoleClient, UpstreamEvents>>>,
@@ -208,7 +214,9 @@ impl WorkerSession {
         let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
         config.max_concurrent_requests = MAX_CONCURRENT_REQUESTS;
         let transport = StreamableHttpClientTransport::with_client(client, config);
+        let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
         let events = UpstreamEvents {
+            session: id,
             alias: alias.to_owned(),
             cluster_uuid: cluster_uuid.to_owned(),
             hub: Arc::downgrade(hub),
@@ -218,6 +226,7 @@ impl WorkerSession {
             .await
             .map_err(|e| format!("cannot open an MCP session with the worker at {url}: {e}"))?;
         Ok(Arc::new(WorkerSession {
+            id,
             peer: service.peer().clone(),
             service: Mutex::new(Some(service)),
         }))
