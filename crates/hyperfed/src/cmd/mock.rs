@@ -1,10 +1,196 @@
-//! `hyperfed mock` (not built yet).
+//! `hyperfed mock`: serve a seeded, simulated HyperCore cluster over HTTP(S) until Ctrl-C,
+//! print a cluster's ground truth (`mock truth`), or list the archetypes (`mock archetypes`).
+//! Defaults: listen on 127.0.0.1:8443, credentials admin / admin, plain HTTP unless --tls.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::builder::TypedValueParser as _;
+use clap::{Args, Subcommand};
+use hypercore_sim::{Archetype, Faults, SimConfig, Simulator, generate_with_vm_count};
 
 /// Arguments of `hyperfed mock`.
-#[derive(clap::Args)]
-pub struct MockArgs {}
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MockArgs {
+    /// `truth` or `archetypes`; without one, serve a simulated cluster.
+    #[command(subcommand)]
+    pub command: Option<MockCommand>,
+    /// Options for serving a simulated cluster.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands of `hyperfed mock`.
+#[derive(Subcommand)]
+pub enum MockCommand {
+    /// Print the ground truth JSON of a generated cluster on stdout.
+    Truth(TruthArgs),
+    /// List the cluster archetypes with one-line descriptions.
+    Archetypes,
+}
+
+/// Arguments of `hyperfed mock truth`.
+#[derive(Args)]
+pub struct TruthArgs {
+    /// Cluster archetype (edge, datacenter, dr, lab); picked from the seed when omitted.
+    #[arg(long)]
+    pub archetype: Option<Archetype>,
+    /// Generation seed.
+    #[arg(long)]
+    pub seed: u64,
+    /// Generate exactly this many VMs instead of the archetype's own count.
+    #[arg(long)]
+    pub vm_count: Option<usize>,
+}
+
+/// Options for serving a simulated cluster.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// Cluster archetype (edge, datacenter, dr, lab); picked from the seed when omitted.
+    #[arg(long)]
+    pub archetype: Option<Archetype>,
+    /// Generation seed: the same archetype and seed always give the same cluster.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Serve HTTPS with a freshly generated self-signed certificate.
+    #[arg(long)]
+    pub tls: bool,
+    /// With --tls, write the certificate (PEM) here so clients can trust it.
+    #[arg(long, requires = "tls")]
+    pub cert_out: Option<PathBuf>,
+    /// User name the simulated cluster accepts.
+    #[arg(long, default_value = "admin")]
+    pub username: String,
+    /// Password the simulated cluster accepts.
+    #[arg(
+        long,
+        env = "HYPERFED_MOCK_PASSWORD",
+        hide_env_values = true,
+        default_value = "admin",
+        hide_default_value = true
+    )]
+    pub password: String,
+    /// Milliseconds a task takes from QUEUED to COMPLETE.
+    #[arg(long, default_value_t = 1000)]
+    pub task_ms: u64,
+    /// Milliseconds an ACPI SHUTDOWN takes to reach SHUTOFF.
+    #[arg(long, default_value_t = 2000)]
+    pub shutdown_ms: u64,
+    /// Generate exactly this many VMs instead of the archetype's own count.
+    #[arg(long)]
+    pub vm_count: Option<usize>,
+    /// Fixed latency added to every /rest/v1 answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency: u64,
+    /// Extra random latency of up to this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub jitter: u64,
+    /// Fraction (0..1) of /rest/v1 requests answered 500/503.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Idle session lifetime in milliseconds (sessions never expire by default).
+    #[arg(long)]
+    pub session_ttl: Option<u64>,
+    /// Status for a missing or expired session: 401 (default) or 503 (as the schema says).
+    #[arg(long, default_value_t = 401, value_parser = clap::builder::PossibleValuesParser::new(["401", "503"]).map(|s| s.parse::<u16>().unwrap_or(401)))]
+    pub session_error_status: u16,
+}
 
 /// Runs `hyperfed mock`.
-pub async fn run(_args: MockArgs) -> anyhow::Result<()> {
-    anyhow::bail!("hyperfed mock is not implemented yet")
+pub async fn run(args: MockArgs) -> anyhow::Result<()> {
+    match args.command {
+        Some(MockCommand::Archetypes) => {
+            let list: String = Archetype::ALL
+                .iter()
+                .map(|a| format!("{:<11} {}\n", a.name(), a.description()))
+                .collect();
+            print_stdout(&list)
+        }
+        Some(MockCommand::Truth(t)) => {
+            let archetype = t.archetype.unwrap_or_else(|| Archetype::pick(t.seed));
+            let truth = generate_with_vm_count(archetype, t.seed, t.vm_count).truth();
+            print_stdout(&(serde_json::to_string_pretty(&truth)? + "\n"))
+        }
+        None => serve(args.serve).await,
+    }
+}
+
+/// Writes to stdout; a closed pipe (e.g. `| head`) is not an error.
+fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = SimConfig::new(args.archetype, args.seed);
+    let default_credentials = args.username == "admin" && args.password == "admin";
+    config.username = args.username;
+    config.password = args.password;
+    config.tls = args.tls;
+    config.task_duration = Duration::from_millis(args.task_ms);
+    config.shutdown_duration = Duration::from_millis(args.shutdown_ms);
+    config.vm_count = args.vm_count;
+    config.session_error_status = args.session_error_status;
+    config.faults = Faults {
+        latency_ms: args.latency,
+        jitter_ms: args.jitter,
+        error_rate: args.error_rate,
+        session_ttl_ms: args.session_ttl,
+        ..Faults::default()
+    };
+    let username = config.username.clone();
+    let sim = Simulator::start(config, args.listen)
+        .await
+        .with_context(|| format!("starting the simulator on --listen {}", args.listen))?;
+    if let (Some(path), Some(pem)) = (&args.cert_out, sim.cert_pem()) {
+        std::fs::write(path, pem)
+            .with_context(|| format!("writing --cert-out {}", path.display()))?;
+    }
+    let truth = sim.truth();
+    eprintln!(
+        "HyperCore simulator: {} ({} archetype, seed {}, {} nodes, {} VMs)",
+        truth["cluster"]["name"].as_str().unwrap_or_default(),
+        sim.archetype(),
+        args.seed,
+        truth["totals"]["nodes"],
+        truth["totals"]["vms"],
+    );
+    eprintln!("  REST API:  {}/rest/v1", sim.base_url());
+    if default_credentials {
+        eprintln!("  log in:    admin / admin");
+    } else {
+        eprintln!("  log in:    user {username:?} with the password given by --password");
+    }
+    if sim.cert_pem().is_some() {
+        match &args.cert_out {
+            Some(path) => eprintln!(
+                "  TLS:       self-signed certificate written to {}",
+                path.display()
+            ),
+            None => {
+                eprintln!("  TLS:       self-signed certificate (use --cert-out FILE to save it)")
+            }
+        }
+    }
+    eprintln!(
+        "  control:   {}/_sim/truth, {}/_sim/faults",
+        sim.base_url(),
+        sim.base_url()
+    );
+    eprintln!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    sim.shutdown().await;
+    Ok(())
 }
