@@ -79,6 +79,7 @@ impl WorkerHandle {
 
     /// Stops serving, stops the join loop, logs out of the cluster and stops the simulator.
     pub async fn shutdown(self) {
+        let t0 = std::time::Instant::now();
         self.cancel.cancel();
         if let Some(j) = self.joiner {
             let _ = j.await;
@@ -90,12 +91,24 @@ impl WorkerHandle {
         {
             server.abort();
         }
+        tracing::debug!(
+            elapsed_ms = t0.elapsed().as_millis() as u64,
+            "server stopped"
+        );
         if let Err(e) = self.state.cluster.client().logout().await {
             tracing::debug!(error = %e, "logout from the cluster failed");
         }
+        // Drop our client (and its idle keep-alive connections) before stopping the simulator,
+        // so the simulator's graceful shutdown has no open connection to wait for.
+        drop(self.state);
+        tracing::debug!(elapsed_ms = t0.elapsed().as_millis() as u64, "logged out");
         if let Some(sim) = self.sim {
             sim.shutdown().await;
         }
+        tracing::debug!(
+            elapsed_ms = t0.elapsed().as_millis() as u64,
+            "worker stopped"
+        );
     }
 }
 
@@ -284,6 +297,7 @@ where
     if let Err(e) = state.cluster.client().logout().await {
         tracing::debug!(error = %e, "logout from the cluster failed");
     }
+    drop(state);
     if let Some(sim) = sim {
         sim.shutdown().await;
     }

@@ -1,10 +1,256 @@
-//! `hyperfed worker` (not built yet).
+//! `hyperfed worker`: serve one HyperCore cluster (real, or `--mock` simulated) as MCP tools
+//! and REST, standalone or joined to a hub. Flags override the `--config` TOML file; secrets
+//! come from the environment or files.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use hyperfed_protocol::{Secret, parse_duration};
+use hyperfed_worker::config::{FileConfig, read_secret_file};
+use hyperfed_worker::{ClusterSource, JoinConfig, WorkerConfig};
 
 /// Arguments of `hyperfed worker`.
 #[derive(clap::Args)]
-pub struct WorkerArgs {}
+pub struct WorkerArgs {
+    /// TOML configuration file (see configs/worker.toml); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// URL of a real cluster, e.g. https://10.0.0.5.
+    #[arg(long, value_name = "URL", conflicts_with = "mock")]
+    pub hypercore_url: Option<String>,
+    /// HyperCore user name.
+    #[arg(long, env = "HYPERCORE_USERNAME")]
+    pub username: Option<String>,
+    /// File holding the HyperCore password (otherwise HYPERCORE_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Accept the cluster's certificate without verification (self-signed clusters).
+    #[arg(long)]
+    pub insecure_tls: bool,
+    /// PEM file with the cluster's CA or self-signed certificate to trust.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure_tls")]
+    pub ca_file: Option<PathBuf>,
+    /// Send HTTP Basic auth on every request instead of logging in once.
+    #[arg(long)]
+    pub basic_auth: bool,
+
+    /// Start a simulated cluster in-process (archetype: edge, datacenter, dr, lab; default: from the seed).
+    #[arg(long, value_name = "ARCHETYPE", num_args = 0..=1, default_missing_value = "auto")]
+    pub mock: Option<String>,
+    /// Seed of the simulated cluster.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Listen address for MCP (/mcp) and REST (default 127.0.0.1:7777).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Serve MCP over stdin/stdout instead of HTTP (logs go to stderr).
+    #[arg(long)]
+    pub stdio: bool,
+    /// Bearer token required on everything but /health.
+    #[arg(long, env = "HYPERFED_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Extra allowed Host header value (repeatable), e.g. worker.example.com or host:port.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// List and accept only read-only tools.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Let api_request send non-GET requests (each needs a confirmation token).
+    #[arg(long)]
+    pub allow_raw_writes: bool,
+    /// Longest an action waits for its task, e.g. 120s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_timeout: Option<Duration>,
+
+    /// Hub URL to join, e.g. http://127.0.0.1:7700.
+    #[arg(long, value_name = "URL")]
+    pub join: Option<String>,
+    /// Shared join secret.
+    #[arg(long, env = "HYPERFED_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// File holding the shared join secret.
+    #[arg(long, value_name = "FILE", conflicts_with = "secret")]
+    pub secret_file: Option<PathBuf>,
+    /// Alias to register under (default: the cluster name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// MCP URL the hub should use to reach this worker (default http://<listen>/mcp).
+    #[arg(long, value_name = "URL")]
+    pub advertise: Option<String>,
+}
+
+fn parse_archetype(name: &str) -> anyhow::Result<Option<hypercore_sim::Archetype>> {
+    if name.is_empty() || name == "auto" {
+        return Ok(None);
+    }
+    hypercore_sim::Archetype::from_str(name)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("--mock {name:?}: {e}"))
+}
+
+/// Builds the worker configuration from the file (if any) and the flags.
+pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
+    let file = match &args.config {
+        Some(p) => FileConfig::load(p)?,
+        None => FileConfig::default(),
+    };
+    let fc = file.cluster.clone().unwrap_or_default();
+    let real_url = args.hypercore_url.clone().or(fc.url.clone());
+    if args.hypercore_url.is_none()
+        && args.mock.is_none()
+        && fc.url.is_some()
+        && file.mock.is_some()
+    {
+        bail!("the config file has both [cluster] url and [mock]: keep one");
+    }
+    let file_mock = file.mock.clone().unwrap_or_default();
+    let cluster = if let Some(archetype) = &args.mock {
+        ClusterSource::Mock(hypercore_sim::SimConfig::new(
+            parse_archetype(archetype)?,
+            args.seed.or(file_mock.seed).unwrap_or(1),
+        ))
+    } else if let Some(url) = &real_url {
+        let username = args.username.clone().or(fc.username.clone()).context(
+            "a real cluster needs --username (or HYPERCORE_USERNAME, or [cluster] username)",
+        )?;
+        let password = match args.password_file.clone().or(fc.password_file.clone()) {
+            Some(p) => read_secret_file(&p, "password")?,
+            None => match std::env::var("HYPERCORE_PASSWORD") {
+                Ok(p) if !p.is_empty() => Secret::new(p),
+                _ => bail!(
+                    "a real cluster needs a password: set HYPERCORE_PASSWORD or --password-file"
+                ),
+            },
+        };
+        let mut c = hypercore::ClusterConfig::new(
+            url.clone(),
+            hypercore::Credentials::new(username, password),
+        );
+        if args.insecure_tls || fc.insecure_tls.unwrap_or(false) {
+            c = c.with_tls(hypercore::TlsMode::Insecure);
+        } else if let Some(ca) = args.ca_file.clone().or(fc.ca_file.clone()) {
+            c = c.with_tls(hypercore::TlsMode::CaFile(ca));
+        }
+        if args.basic_auth || fc.basic_auth.unwrap_or(false) {
+            c = c.with_auth_mode(hypercore::AuthMode::Basic);
+        }
+        ClusterSource::Real(c)
+    } else if file.mock.is_some() {
+        ClusterSource::Mock(hypercore_sim::SimConfig::new(
+            parse_archetype(file_mock.archetype.as_deref().unwrap_or(""))?,
+            args.seed.or(file_mock.seed).unwrap_or(1),
+        ))
+    } else {
+        bail!(
+            "no cluster given: use --hypercore-url URL --username U (password from HYPERCORE_PASSWORD or --password-file), or --mock [ARCHETYPE] --seed N"
+        )
+    };
+
+    let mut config = WorkerConfig::new(cluster);
+    config.listen = match (args.listen, &file.listen) {
+        (Some(l), _) => l,
+        (None, Some(l)) => l.parse().with_context(|| {
+            format!("config file: listen {l:?} is not an address like 127.0.0.1:7777")
+        })?,
+        (None, None) => hyperfed_worker::config::DEFAULT_LISTEN
+            .parse()
+            .context("default listen address")?,
+    };
+    config.token = match (&args.token, &file.token_file) {
+        (Some(t), _) => Some(Secret::new(t.clone())),
+        (None, Some(p)) => Some(read_secret_file(p, "token")?),
+        (None, None) => None,
+    };
+    config.allowed_hosts = file.allowed_hosts.clone();
+    config
+        .allowed_hosts
+        .extend(args.allowed_hosts.iter().cloned());
+    config.read_only = args.read_only || file.read_only.unwrap_or(false);
+    config.allow_raw_writes = args.allow_raw_writes || file.allow_raw_writes.unwrap_or(false);
+    config.wait_timeout = match (args.wait_timeout, &file.wait_timeout) {
+        (Some(d), _) => d,
+        (None, Some(s)) => {
+            parse_duration(s).map_err(|e| anyhow::anyhow!("config file: wait_timeout: {e}"))?
+        }
+        (None, None) => config.wait_timeout,
+    };
+
+    let fj = file.join.clone().unwrap_or_default();
+    if let Some(hub) = args.join.clone().or(fj.hub.clone()) {
+        let secret = match (
+            &args.secret,
+            args.secret_file.clone().or(fj.secret_file.clone()),
+        ) {
+            (Some(s), _) => Secret::new(s.clone()),
+            (None, Some(p)) => read_secret_file(&p, "join secret")?,
+            (None, None) => {
+                bail!("--join needs the shared secret: --secret, HYPERFED_SECRET or --secret-file")
+            }
+        };
+        config.join = Some(JoinConfig {
+            hub_url: hub,
+            secret,
+            name: args.name.clone().or(fj.name.clone()),
+            advertise: args.advertise.clone().or(fj.advertise.clone()),
+        });
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// Waits for Ctrl-C or SIGTERM; the SIGTERM handler is installed when this is created.
+struct ShutdownSignal {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignal {
+    fn install() -> Self {
+        ShutdownSignal {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        }
+    }
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        if let Some(term) = self.term.as_mut() {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
 
 /// Runs `hyperfed worker`.
-pub async fn run(_args: WorkerArgs) -> anyhow::Result<()> {
-    anyhow::bail!("hyperfed worker is not implemented yet")
+pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    let config = build_config(&args)?;
+    if args.stdio {
+        return hyperfed_worker::serve_stdio(config)
+            .await
+            .map_err(Into::into);
+    }
+    let signal = ShutdownSignal::install();
+    let worker = hyperfed_worker::start(config).await?;
+    eprintln!("hyperfed worker: MCP at {}", worker.mcp_url());
+    eprintln!(
+        "hyperfed worker: REST at {}/v1 (health: {}/health)",
+        worker.base_url(),
+        worker.base_url()
+    );
+    if let Some(sim) = worker.sim() {
+        eprintln!("hyperfed worker: simulated cluster at {}", sim.base_url());
+    }
+    signal.wait().await;
+    eprintln!("hyperfed worker: shutting down");
+    worker.shutdown().await;
+    Ok(())
 }
