@@ -98,3 +98,73 @@ impl HubConfig {
         }
     }
 }
+
+/// The `hyperfed hub --config FILE` TOML file; every key is optional and flags override it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `listen = "127.0.0.1:8000"`.
+    pub listen: Option<SocketAddr>,
+    /// `secret = "..."` (prefer `secret_file` or HYPERFED_SECRET).
+    pub secret: Option<Secret>,
+    /// `secret_file = "/etc/hyperfed/secret"`: first line is the join secret.
+    pub secret_file: Option<PathBuf>,
+    /// `token = "..."` (prefer `token_file` or HYPERFED_TOKEN).
+    pub token: Option<Secret>,
+    /// `token_file = "/etc/hyperfed/token"`: first line is the client bearer token.
+    pub token_file: Option<PathBuf>,
+    /// `data = "/var/lib/hyperfed"`: sled database directory.
+    pub data: Option<PathBuf>,
+    /// `tools = "namespaced" | "compact" | "both"`.
+    pub tools: Option<ToolsMode>,
+    /// `fanout_timeout = "5s"`.
+    pub fanout_timeout: Option<String>,
+    /// `call_timeout = "120s"`.
+    pub call_timeout: Option<String>,
+    /// `heartbeat_interval = "2s"`.
+    pub heartbeat_interval: Option<String>,
+    /// `allowed_hosts = ["hub.example.com"]`: extra Host values accepted on /mcp.
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+impl FileConfig {
+    /// Reads and parses a hub TOML configuration file.
+    pub fn load(path: &std::path::Path) -> Result<Self, crate::HubError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            crate::HubError::Config(format!("cannot read config file {}: {e}", path.display()))
+        })?;
+        toml::from_str(&text).map_err(|e| {
+            crate::HubError::Config(format!("invalid config file {}: {e}", path.display()))
+        })
+    }
+}
+
+/// Reads the first line of a secret file (trimmed); errors name the file, never its content.
+pub fn read_secret_file(path: &std::path::Path) -> Result<Secret, crate::HubError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        crate::HubError::Config(format!("cannot read secret file {}: {e}", path.display()))
+    })?;
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.is_empty() {
+        return Err(crate::HubError::Config(format!(
+            "secret file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(Secret::new(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_file() {
+        let text = include_str!("../../../configs/hub.toml");
+        let parsed: FileConfig = toml::from_str(text).unwrap();
+        assert_eq!(parsed.tools, Some(ToolsMode::Namespaced));
+        assert_eq!(parsed.fanout_timeout.as_deref(), Some("5s"));
+        assert!("bogus".parse::<ToolsMode>().is_err());
+        assert_eq!("Both".parse::<ToolsMode>(), Ok(ToolsMode::Both));
+    }
+}

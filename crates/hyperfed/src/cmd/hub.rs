@@ -1,10 +1,169 @@
-//! `hyperfed hub` (not built yet).
+//! `hyperfed hub`: runs the hub that workers join, serving one MCP endpoint and the REST API
+//! until Ctrl-C or SIGTERM. Settings come from flags, environment and an optional TOML file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use hyperfed_hub::config::{FileConfig, read_secret_file};
+use hyperfed_hub::{HubConfig, ToolsMode};
+use hyperfed_protocol::{Secret, parse_duration};
 
 /// Arguments of `hyperfed hub`.
 #[derive(clap::Args)]
-pub struct HubArgs {}
+pub struct HubArgs {
+    /// Address to listen on [default: 127.0.0.1:8000]. Non-loopback needs --token.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Join secret shared with workers.
+    #[arg(long, env = "HYPERFED_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// File whose first line is the join secret.
+    #[arg(long, conflicts_with = "secret")]
+    pub secret_file: Option<PathBuf>,
+    /// Bearer token required from MCP clients and REST callers.
+    #[arg(long, env = "HYPERFED_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Directory of the hub database (registry and audit); temporary if omitted.
+    #[arg(long = "data", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// How worker tools are exported: namespaced, compact or both [default: namespaced].
+    #[arg(long = "tools", value_name = "MODE")]
+    pub tools: Option<ToolsMode>,
+    /// Per-cluster deadline of fan-out reads, e.g. 500ms, 2s [default: 5s].
+    #[arg(long, value_parser = parse_duration)]
+    pub fanout_timeout: Option<Duration>,
+    /// Deadline of one call forwarded to a worker [default: 120s].
+    #[arg(long, value_parser = parse_duration)]
+    pub call_timeout: Option<Duration>,
+    /// Heartbeat interval told to workers [default: 2s].
+    #[arg(long, value_parser = parse_duration)]
+    pub heartbeat_interval: Option<Duration>,
+    /// Extra Host header accepted on /mcp (repeatable; "*" disables the check).
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// TOML configuration file (see configs/hub.toml); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+fn duration(
+    flag: Option<Duration>,
+    file: Option<&str>,
+    key: &str,
+    default: Duration,
+) -> anyhow::Result<Duration> {
+    match (flag, file) {
+        (Some(d), _) => Ok(d),
+        (None, Some(s)) => parse_duration(s).map_err(|e| anyhow::anyhow!("config key {key}: {e}")),
+        (None, None) => Ok(default),
+    }
+}
+
+fn is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+/// Merges flags, environment and the config file into a `HubConfig`.
+fn resolve(args: HubArgs) -> anyhow::Result<HubConfig> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8000)));
+    let secret = match (args.secret, args.secret_file, file.secret, file.secret_file) {
+        (Some(s), _, _, _) => Secret::new(s),
+        (None, Some(path), _, _) => read_secret_file(&path)?,
+        (None, None, Some(s), _) => s,
+        (None, None, None, Some(path)) => read_secret_file(&path)?,
+        (None, None, None, None) => bail!(
+            "no join secret: give --secret, --secret-file, HYPERFED_SECRET or secret_file in the config file"
+        ),
+    };
+    if secret.is_empty() {
+        bail!("the join secret is empty");
+    }
+    let token = match (args.token, file.token, file.token_file) {
+        (Some(t), _, _) => Some(Secret::new(t)),
+        (None, Some(t), _) => Some(t),
+        (None, None, Some(path)) => Some(read_secret_file(&path)?),
+        (None, None, None) => None,
+    }
+    .filter(|t| !t.is_empty());
+    if token.is_none() && !is_loopback(&listen) {
+        bail!(
+            "refusing to listen on {listen} without a client token: give --token (or HYPERFED_TOKEN), or listen on 127.0.0.1"
+        );
+    }
+    let mut config = HubConfig::new(listen, secret);
+    config.token = token;
+    config.data_dir = args.data.or(file.data);
+    config.tools_mode = args.tools.or(file.tools).unwrap_or_default();
+    config.fanout_timeout = duration(
+        args.fanout_timeout,
+        file.fanout_timeout.as_deref(),
+        "fanout_timeout",
+        config.fanout_timeout,
+    )?;
+    config.call_timeout = duration(
+        args.call_timeout,
+        file.call_timeout.as_deref(),
+        "call_timeout",
+        config.call_timeout,
+    )?;
+    config.heartbeat_interval = duration(
+        args.heartbeat_interval,
+        file.heartbeat_interval.as_deref(),
+        "heartbeat_interval",
+        config.heartbeat_interval,
+    )?;
+    config.allowed_hosts = if args.allowed_hosts.is_empty() {
+        file.allowed_hosts.unwrap_or_default()
+    } else {
+        args.allowed_hosts
+    };
+    Ok(config)
+}
+
+async fn terminate() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
 
 /// Runs `hyperfed hub`.
-pub async fn run(_args: HubArgs) -> anyhow::Result<()> {
-    anyhow::bail!("hyperfed hub is not implemented yet")
+pub async fn run(args: HubArgs) -> anyhow::Result<()> {
+    let config = resolve(args)?;
+    let authed = config.token.is_some();
+    let data = config.data_dir.clone();
+    let hub = hyperfed_hub::start(config)
+        .await
+        .context("the hub could not start")?;
+    tracing::info!(
+        mcp = %hub.mcp_url(),
+        join = %format!("{}/v1/join", hub.base_url()),
+        client_token = authed,
+        data = %data.as_deref().map(|d| d.display().to_string()).unwrap_or_else(|| "temporary".into()),
+        "hub ready; start workers with: hyperfed worker ... --join {} --secret <S>",
+        hub.base_url()
+    );
+    tokio::select! {
+        _ = terminate() => tracing::info!("shutting down"),
+        _ = hub.stopped() => {}
+    }
+    hub.shutdown().await;
+    Ok(())
 }
