@@ -594,3 +594,100 @@ fn classify(e: &reqwest::Error) -> TransportKind {
         TransportKind::Other
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Credentials;
+
+    fn client() -> Client {
+        Client::new(ClusterConfig::new(
+            "http://127.0.0.1:9",
+            Credentials::new("admin", "hunter2"),
+        ))
+        .unwrap()
+    }
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_typed_errors() {
+        let c = client();
+        let res = Context::Resource {
+            kind: "VirDomainSnapshot",
+            id: "s1",
+        };
+        let act = Context::Action { id: "v1" };
+        let e = c.status_error(
+            &reply(400, "Request has one or more errors\n  In body: bad"),
+            res,
+        );
+        assert!(
+            matches!(&e, Error::Validation { status: 400, message } if message.contains("In body: bad")),
+            "{e:?}"
+        );
+        let e = c.status_error(&reply(403, r#"{"error":"no"}"#), res);
+        assert!(matches!(e, Error::PermissionDenied { .. }));
+        let e = c.status_error(&reply(404, ""), res);
+        assert!(
+            matches!(&e, Error::NotFound { kind, id } if kind == "VirDomainSnapshot" && id == "s1")
+        );
+        let e = c.status_error(
+            &reply(500, r#"{"error":"An internal error occurred"}"#),
+            act,
+        );
+        assert!(
+            matches!(&e, Error::InvalidState { message } if message == "An internal error occurred")
+        );
+        let e = c.status_error(&reply(500, "{}"), res);
+        assert!(matches!(e, Error::Server { status: 500, .. }) && e.is_retryable());
+        let e = c.status_error(&reply(503, "busy"), res);
+        assert!(e.is_retryable());
+        let e = c.status_error(&reply(401, "{}"), res);
+        assert!(matches!(e, Error::Auth { .. }));
+    }
+
+    #[test]
+    fn session_rejection_detection() {
+        assert!(session_rejected(&reply(401, "")));
+        assert!(session_rejected(&reply(
+            503,
+            r#"{"error":"expired session or no session passed"}"#
+        )));
+        assert!(!session_rejected(&reply(503, r#"{"error":"busy"}"#)));
+        assert!(!session_rejected(&reply(500, "session")));
+    }
+
+    #[test]
+    fn decoding_tolerates_objects_nulls_and_empty_bodies() {
+        let v: Vec<crate::model::Cluster> =
+            decode_list(br#"{"uuid":"c","clusterName":null}"#, "Cluster").unwrap();
+        assert_eq!(v[0].uuid, "c");
+        let v: Vec<crate::model::Cluster> = decode_list(b"", "Cluster").unwrap();
+        assert!(v.is_empty());
+        let e = decode_list::<crate::model::Cluster>(b"<html>oops</html>", "Cluster").unwrap_err();
+        assert!(matches!(e, Error::Decode { .. }));
+        let r: crate::model::TaskResult =
+            decode_one(br#"[{"taskTag":"5","createdUUID":""}]"#, "x").unwrap();
+        assert_eq!(r.task_tag, "5");
+    }
+
+    #[test]
+    fn debug_shows_no_credentials() {
+        let c = Client::new(
+            ClusterConfig::new("http://127.0.0.1:9", Credentials::new("admin", "hunter2"))
+                .with_auth_mode(AuthMode::Basic),
+        )
+        .unwrap();
+        let d = format!("{c:?}");
+        assert!(
+            !d.contains("hunter2") && !d.contains("YWRtaW46aHVudGVyMg"),
+            "{d}"
+        );
+    }
+}

@@ -377,13 +377,31 @@ impl Client {
             }
             item["nodeUUID"] = json!(node_uuid);
         }
-        self.send_json(
-            Method::POST,
-            "VirDomain/action",
-            Some(&json!([item])),
-            Context::Action { id: vm_uuid },
-        )
-        .await
+        let result = self
+            .send_json(
+                Method::POST,
+                "VirDomain/action",
+                Some(&json!([item])),
+                Context::Action { id: vm_uuid },
+            )
+            .await;
+        self.explain_missing_vm(result, vm_uuid).await
+    }
+
+    /// HyperCore answers 500 for a missing VM too: turn that into `NotFound` when the VM is gone.
+    async fn explain_missing_vm<T>(&self, result: Result<T>, vm_uuid: &str) -> Result<T> {
+        match result {
+            Err(e @ (Error::InvalidState { .. } | Error::Server { status: 500, .. })) => {
+                match self.get_vm(vm_uuid).await {
+                    Ok(None) => Err(Error::NotFound {
+                        kind: "VirDomain".into(),
+                        id: vm_uuid.to_owned(),
+                    }),
+                    _ => Err(e),
+                }
+            }
+            other => other,
+        }
     }
 
     /// Takes a USER snapshot of a VM; `created_uuid` is the snapshot uuid.
@@ -391,16 +409,18 @@ impl Client {
         segment("vm_uuid", vm_uuid)?;
         let body =
             json!({ "domainUUID": vm_uuid, "label": label, "type": "USER", "replication": true });
-        self.send_json(
-            Method::POST,
-            "VirDomainSnapshot",
-            Some(&body),
-            Context::Resource {
-                kind: "VirDomain",
-                id: vm_uuid,
-            },
-        )
-        .await
+        let result = self
+            .send_json(
+                Method::POST,
+                "VirDomainSnapshot",
+                Some(&body),
+                Context::Resource {
+                    kind: "VirDomain",
+                    id: vm_uuid,
+                },
+            )
+            .await;
+        self.explain_missing_vm(result, vm_uuid).await
     }
 
     /// Deletes a snapshot.
@@ -441,16 +461,18 @@ impl Client {
         if let Some(s) = spec.snap_uuid.as_deref().filter(|s| !s.is_empty()) {
             body["snapUUID"] = json!(s);
         }
-        self.send_json(
-            Method::POST,
-            &path,
-            Some(&body),
-            Context::Resource {
-                kind: "VirDomain",
-                id: source_uuid,
-            },
-        )
-        .await
+        let result = self
+            .send_json(
+                Method::POST,
+                &path,
+                Some(&body),
+                Context::Resource {
+                    kind: "VirDomain",
+                    id: source_uuid,
+                },
+            )
+            .await;
+        self.explain_missing_vm(result, source_uuid).await
     }
 
     /// Exports a VM to an SMB share; the URI's password never appears in errors or logs.
@@ -490,13 +512,14 @@ impl Client {
                 },
             )
             .await;
-        result.map_err(|e| {
+        let result = result.map_err(|e| {
             let e = e.scrub(uri);
             match uri_password(uri) {
                 Some(pw) => e.scrub(pw),
                 None => e,
             }
-        })
+        });
+        self.explain_missing_vm(result, vm_uuid).await
     }
 
     /// The status of one task; `None` for an empty tag or when HyperCore no longer knows it.
