@@ -61,13 +61,26 @@ pub async fn call(client: &Client, name: &str, args: Value) -> CallToolResult {
         .unwrap_or_else(|e| panic!("{name}: protocol error {e}"))
 }
 
-/// Calls a tool that must succeed and returns its structured content.
+/// Calls a tool that must succeed and returns its structured content, after checking it
+/// against the tool's advertised outputSchema.
 pub async fn ok(client: &Client, name: &str, args: Value) -> Value {
     let r = call(client, name, args).await;
     assert_ne!(r.is_error, Some(true), "{name} failed: {}", text(&r));
-    r.structured_content
+    let out = r
+        .structured_content
         .clone()
-        .unwrap_or_else(|| panic!("{name}: no structuredContent"))
+        .unwrap_or_else(|| panic!("{name}: no structuredContent"));
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let tool = tools
+        .iter()
+        .find(|t| t.name == name)
+        .expect("tool is listed");
+    let schema = Value::Object((**tool.output_schema.as_ref().expect("outputSchema")).clone());
+    let validator = jsonschema::validator_for(&schema).expect("outputSchema compiles");
+    if let Err(e) = validator.validate(&out) {
+        panic!("{name}: structuredContent does not match its outputSchema: {e}\n{out}");
+    }
+    out
 }
 
 /// Calls a tool that must fail and returns its error text.
