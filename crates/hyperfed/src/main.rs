@@ -31,6 +31,8 @@ enum Command {
     Connect(cmd::connect::ConnectArgs),
     /// Read the hub's audit log from its data directory.
     Audit(cmd::audit::AuditArgs),
+    /// Measure hub overhead, throughput, fan-out and start-up on loopback (see BENCHMARKS.md).
+    Bench(cmd::bench::BenchArgs),
 }
 
 fn init_tracing(filter: &str) {
@@ -44,6 +46,7 @@ fn init_tracing(filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -63,6 +66,7 @@ fn main() -> anyhow::Result<()> {
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Connect(args) => cmd::connect::run(args).await,
             Command::Audit(args) => cmd::audit::run(args).await,
+            Command::Bench(args) => cmd::bench::run(args).await,
         }
     })
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand; each owns its clap arguments and its `run`.
 
 pub mod audit;
+pub mod bench;
 pub mod connect;
 pub mod demo;
 pub mod hub;
