@@ -5,6 +5,8 @@
 //! Entry points: [`start`] (HTTP; returns a [`WorkerHandle`]), [`serve_stdio`] and
 //! [`serve_io`]. Configuration: [`WorkerConfig`] (see `configs/worker.toml` for the file form).
 
+#![warn(missing_docs)]
+
 pub mod args;
 pub mod auth;
 pub mod catalog;

@@ -200,6 +200,11 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     let mut allowed: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
     if !addr.ip().is_unspecified() {
         allowed.push(addr.ip().to_string());
+    } else if config.allowed_hosts.is_empty() {
+        tracing::warn!(
+            listen = %addr,
+            "listening on all interfaces but only loopback Host headers are accepted: add --allowed-host <name or ip> for remote clients"
+        );
     }
     if let Some(h) = config
         .join

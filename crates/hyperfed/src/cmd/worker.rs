@@ -254,3 +254,104 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     worker.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: WorkerArgs,
+    }
+
+    fn parse(argv: &[&str]) -> WorkerArgs {
+        let mut full = vec!["worker"];
+        full.extend_from_slice(argv);
+        Cli::try_parse_from(full).expect("arguments parse").args
+    }
+
+    #[test]
+    fn mock_flags_build_a_mock_config() {
+        let c = build_config(&parse(&[
+            "--mock",
+            "datacenter",
+            "--seed",
+            "7",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "T",
+        ]))
+        .unwrap();
+        match &c.cluster {
+            ClusterSource::Mock(sim) => {
+                assert_eq!(sim.seed, 7);
+                assert_eq!(sim.archetype, Some(hypercore_sim::Archetype::Datacenter));
+            }
+            ClusterSource::Real(_) => panic!("expected a mock"),
+        }
+        assert!(c.token.as_ref().is_some_and(|t| t.matches("T")));
+        let bare = build_config(&parse(&["--mock", "--seed", "3"])).unwrap();
+        assert!(matches!(&bare.cluster, ClusterSource::Mock(s) if s.archetype.is_none()));
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = std::env::temp_dir().join(format!("hyperfed-worker-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("worker.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:7001\"\nread_only = true\nwait_timeout = \"5s\"\n[mock]\narchetype = \"edge\"\nseed = 9\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let from_file = build_config(&parse(&["--config", path])).unwrap();
+        assert_eq!(from_file.listen.port(), 7001);
+        assert!(from_file.read_only);
+        assert_eq!(from_file.wait_timeout, Duration::from_secs(5));
+        assert!(matches!(&from_file.cluster, ClusterSource::Mock(s) if s.seed == 9));
+        let overridden = build_config(&parse(&[
+            "--config",
+            path,
+            "--listen",
+            "127.0.0.1:7002",
+            "--seed",
+            "11",
+            "--wait-timeout",
+            "2s",
+        ]))
+        .unwrap();
+        assert_eq!(overridden.listen.port(), 7002);
+        assert_eq!(overridden.wait_timeout, Duration::from_secs(2));
+        assert!(matches!(&overridden.cluster, ClusterSource::Mock(s) if s.seed == 11));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn specific_errors() {
+        let none = build_config(&parse(&[])).unwrap_err().to_string();
+        assert!(none.contains("no cluster given"), "{none}");
+        let bad = build_config(&parse(&["--mock", "moon"]))
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("moon"), "{bad}");
+        let open = build_config(&parse(&["--mock", "--listen", "0.0.0.0:7777"]));
+        if std::env::var("HYPERFED_TOKEN").is_err() {
+            let e = open.unwrap_err().to_string();
+            assert!(e.contains("non-loopback"), "{e}");
+        }
+        let real = build_config(&parse(&["--hypercore-url", "https://10.0.0.5"]));
+        if std::env::var("HYPERCORE_USERNAME").is_err() {
+            let e = real.unwrap_err().to_string();
+            assert!(e.contains("--username"), "{e}");
+        }
+        let join = build_config(&parse(&["--mock", "--join", "http://127.0.0.1:7700"]));
+        if std::env::var("HYPERFED_SECRET").is_err() {
+            let e = join.unwrap_err().to_string();
+            assert!(e.contains("secret"), "{e}");
+        }
+    }
+}
