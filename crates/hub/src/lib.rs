@@ -75,6 +75,10 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
     let app = http::router(hub.clone());
     let stop = hub.shutdown.clone();
     let server = tokio::spawn(async move {
+        // TCP_NODELAY: small JSON-RPC answers must not wait for delayed ACKs (~40 ms).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "hub HTTP server failed");

@@ -71,6 +71,7 @@ async fn namespaced_list_fleet_totals_routing_and_audit() {
             "fleet_conditions",
             "vm_start",
             "vm_stop",
+            "vm_clone",
             "vm_export"
         ])
     );
@@ -469,7 +470,7 @@ async fn workers_rejoin_after_hub_restart_and_audit_survives() {
         "known clusters reconnect after a restart"
     );
     // Their persisted tools are listed; calls fail at once until the workers re-join.
-    assert!(hub.tool_count() > 3 * 6);
+    assert!(hub.tool_count() > 3 * 7);
     for w in &workers {
         w.wait_joins(2).await;
     }
@@ -645,6 +646,77 @@ async fn progress_notifications_pass_through() {
         got.iter()
             .all(|p| p.progress_token == got[0].progress_token && p.total == Some(2.0))
     );
+    client.cancel().await.unwrap();
+    w.shutdown().await;
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_tool_changes_are_relisted_and_cancellation_reaches_the_worker() {
+    let hub = hyperfed_hub::start(config()).await.unwrap();
+    let w = FakeWorker::start(
+        FakeCluster::archetype("lab", 4),
+        &hub.base_url(),
+        Some("lab"),
+    )
+    .await;
+    w.wait_joins(1).await;
+    let (client, rec) = client(&hub.mcp_url(), None).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = rec.list_changed.load(Ordering::SeqCst);
+
+    // The worker announces new tools: the hub re-lists them and tells its clients once.
+    w.cluster.set_extra_tools(&["node_list", "bad tool"]).await;
+    eventually("list_changed after the worker's tools changed", || {
+        rec.list_changed.load(Ordering::SeqCst) > before
+    })
+    .await;
+    let names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(names.contains(&"lab__node_list".to_owned()), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.contains("bad")),
+        "invalid worker tools are refused"
+    );
+
+    // Cancelling a call on the hub cancels it on the worker.
+    let params = rmcp::model::CallToolRequestParams::new("lab__vm_clone")
+        .with_arguments(json!({"vm": "lab4-vm1"}).as_object().cloned().unwrap());
+    let handle = client
+        .peer()
+        .send_request_with_option(
+            rmcp::model::ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(params)),
+            rmcp::service::PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    eventually("the slow call reached the worker", || {
+        w.cluster.calls.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    handle
+        .cancel(Some("user pressed stop".into()))
+        .await
+        .unwrap();
+    eventually("the worker saw the cancellation", || {
+        w.cluster.cancelled.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    // The audit records the cancelled mutating call.
+    let audit: Value = reqwest::get(format!("{}/v1/audit", hub.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = &audit["entries"][0];
+    assert_eq!(last["tool"], "vm_clone");
+    assert_eq!(last["outcome"], "cancelled", "{last}");
     client.cancel().await.unwrap();
     w.shutdown().await;
     hub.shutdown().await;

@@ -52,6 +52,8 @@ pub struct FakeCluster {
     pub rejected_auth: AtomicUsize,
     pub calls: AtomicUsize,
     pub extra_tools: Mutex<Vec<String>>,
+    pub peers: Mutex<Vec<rmcp::service::Peer<RoleServer>>>,
+    pub cancelled: AtomicUsize,
 }
 
 impl FakeCluster {
@@ -102,6 +104,17 @@ impl FakeCluster {
             rejected_auth: AtomicUsize::new(0),
             calls: AtomicUsize::new(0),
             extra_tools: Mutex::new(Vec::new()),
+            peers: Mutex::new(Vec::new()),
+            cancelled: AtomicUsize::new(0),
+        }
+    }
+
+    /// Adds tools and tells connected sessions (the hub) the list changed.
+    pub async fn set_extra_tools(&self, names: &[&str]) {
+        *self.extra_tools.lock().unwrap() = names.iter().map(|s| s.to_string()).collect();
+        let peers = self.peers.lock().unwrap().clone();
+        for p in peers {
+            let _ = p.notify_tool_list_changed().await;
         }
     }
 
@@ -178,6 +191,13 @@ pub fn fake_tools(extra: &[String]) -> Vec<Tool> {
         )
         .with_annotations(ann(false, true)),
         Tool::new(
+            "vm_clone",
+            "Clone a VM (slow).",
+            schema(json!({"type": "object", "properties": {
+            "vm": {"type": "string"}, "name": {"type": "string"}}, "required": ["vm"]})),
+        )
+        .with_annotations(ann(false, false)),
+        Tool::new(
             "vm_export",
             "Export a VM to an SMB share.",
             schema(json!({"type": "object", "properties": {
@@ -234,6 +254,10 @@ impl ServerHandler for FakeHandler {
         );
         info.server_info = Implementation::new("fake-worker", "0");
         info
+    }
+
+    async fn on_initialized(&self, ctx: NotificationContext<RoleServer>) {
+        self.cluster.peers.lock().unwrap().push(ctx.peer.clone());
     }
 
     async fn list_tools(
@@ -302,6 +326,16 @@ impl ServerHandler for FakeHandler {
                 };
                 self.cluster.vms.lock().unwrap()[i].state = state.into();
                 ok(json!({"task_tag": "42", "state": "COMPLETE", "vm": vm}))
+            }
+            "vm_clone" => {
+                // Long-running: only ends when the caller cancels (or after a minute).
+                tokio::select! {
+                    _ = ctx.ct.cancelled() => {
+                        self.cluster.cancelled.fetch_add(1, Ordering::SeqCst);
+                        ok(json!({"cancelled": true}))
+                    }
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => ok(json!({"task_tag": "99"})),
+                }
             }
             "vm_export" => {
                 if let Some(token) = ctx.meta.get_progress_token() {
