@@ -100,13 +100,18 @@ fn action_output() -> JsonObject {
     output(
         json!({
             "task_tag": {"type": "string", "description": "HyperCore task tag (empty when the cluster finished synchronously)."},
-            "state": {"type": "string", "description": "Final (or current, when not waiting) task state: QUEUED, RUNNING, COMPLETE, ERROR, or TIMEOUT."},
+            "state": {"type": "string", "description": "Final task state (COMPLETE), or the current one when not waiting or when the wait bound passed (QUEUED, RUNNING). A failed task comes back as an error result."},
             "vm": {"type": "object", "description": "The VM after the action: uuid, name, state."},
             "waited_ms": {"type": "integer"},
             "created_uuid": {"type": "string", "description": "New object's uuid (snapshot, clone)."},
             "confirmation_required": {"type": "boolean", "description": "True when this was only a preview of a destructive action."},
             "confirm_token": {"type": "string"},
             "preview": {"type": "object", "description": "Cluster, target, current state and what the action will do."},
+            "action": {"type": "string", "description": "The HyperCore actionType sent (power actions)."},
+            "timed_out": {"type": "boolean", "description": "True when the wait bound passed before the task finished."},
+            "note": {"type": "string", "description": "A caveat, e.g. the VM did not reach the expected state."},
+            "message": {"type": "string"},
+            "expires_in_s": {"type": "integer", "description": "Lifetime of confirm_token."},
         }),
         &[],
     )
@@ -359,7 +364,7 @@ pub fn all_tools(allow_raw_writes: bool) -> Vec<ToolDef> {
         json!({
             "method": {"type": "string", "enum": ["GET", "POST", "PATCH", "PUT", "DELETE"], "description": "HTTP method (default GET)."},
             "path": {"type": "string", "minLength": 1, "description": "Path under /rest/v1, e.g. /VirDomainSnapshotSchedule."},
-            "body": {"type": "object", "description": "JSON body for non-GET requests."},
+            "body": {"description": "JSON body (object or array) for non-GET requests."},
             "confirm_token": confirm_arg(),
         })
     } else {

@@ -244,6 +244,10 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
 
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {
+        // TCP_NODELAY: small JSON-RPC answers must not wait for delayed ACKs (~40 ms).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await;

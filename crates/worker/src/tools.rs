@@ -1215,11 +1215,13 @@ impl WorkerState {
         tracing::info!(tool, vm = %vm_uuid, task = %task.task_tag, "action submitted");
         let mut out = self.finish(&task.task_tag, a, progress, started).await?;
         // Task COMPLETE does not mean the VM reached its final state (ACPI shutdown, reboot).
+        let mut expected = None;
         if wants_wait(a)
             && out["state"] == "COMPLETE"
             && let Some(target) = p.target_state()
         {
             self.wait_vm_state(&vm_uuid, target, started).await;
+            expected = Some(target);
         }
         let after = self
             .cluster
@@ -1228,6 +1230,20 @@ impl WorkerState {
             .ok()
             .flatten()
             .unwrap_or(vm);
+        if let Some(target) = expected
+            && s(&after, "state") != target
+        {
+            out["note"] = json!(format!(
+                "the task completed but the VM is {} rather than {target} after {} s{}",
+                s(&after, "state"),
+                self.wait_timeout.as_secs(),
+                if p == Power::Shutdown {
+                    "; the guest may be ignoring the ACPI request: use vm_stop to force it off"
+                } else {
+                    "; check again with vm_get"
+                }
+            ));
+        }
         out["vm"] = vm_brief(&after);
         out["action"] = json!(p.action_type());
         out["waited_ms"] = json!(if wants_wait(a) {

@@ -387,3 +387,87 @@ async fn startup_refusals_are_specific() {
         ),
     }
 }
+
+#[tokio::test]
+async fn raw_writes_need_the_switch_and_a_confirmation() {
+    let mut cfg = config();
+    cfg.allow_raw_writes = true;
+    let worker = hyperfed_worker::start(cfg).await.unwrap();
+    let client = mcp(&worker, TOKEN).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let raw = tools.iter().find(|t| t.name == "api_request").unwrap();
+    let a = raw.annotations.as_ref().unwrap();
+    assert_eq!(
+        (a.read_only_hint, a.destructive_hint),
+        (Some(false), Some(true))
+    );
+
+    let off = vm_in_state(&truth(&worker), "SHUTOFF");
+    let uuid = off["uuid"].as_str().unwrap();
+    let args = json!({
+        "method": "POST",
+        "path": "/VirDomain/action",
+        "body": [{"virDomainUUID": uuid, "actionType": "START"}],
+    });
+    let preview = ok(&client, "api_request", args.clone()).await;
+    assert_eq!(preview["confirmation_required"], true);
+    assert_eq!(preview["preview"]["request"]["path"], "/VirDomain/action");
+    assert_eq!(truth_vm(&truth(&worker), uuid)["state"], "SHUTOFF");
+    // A token for this request does not confirm a different body.
+    let token = preview["confirm_token"].as_str().unwrap().to_owned();
+    let mut other = args.clone();
+    other["body"][0]["actionType"] = json!("STOP");
+    other["confirm_token"] = json!(token);
+    let refused = err(&client, "api_request", other).await;
+    assert!(refused.contains("other arguments"), "{refused}");
+    let mut confirmed = args.clone();
+    confirmed["confirm_token"] = json!(token);
+    let sent = ok(&client, "api_request", confirmed).await;
+    assert_eq!(sent["status"], 200);
+    assert!(
+        eventually(|| truth_vm(&worker.sim().unwrap().truth(), uuid)["state"] == "RUNNING").await,
+        "the raw START did not run"
+    );
+    // GET stays unconfirmed.
+    let get = ok(&client, "api_request", json!({"path": "/Cluster"})).await;
+    assert_eq!(get["status"], 200);
+    client.cancel().await.unwrap();
+    worker.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_sessions_are_renewed_and_outages_are_tool_errors() {
+    let worker = start().await;
+    let client = mcp(&worker, TOKEN).await;
+    let faults = worker.sim().unwrap().faults();
+    faults.update(|f| f.session_ttl_ms = Some(1));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let list = ok(&client, "vm_list", json!({})).await;
+    assert!(list["count"].as_u64().unwrap() > 0);
+
+    faults.update(|f| f.down = true);
+    let down = err(&client, "vm_list", json!({})).await;
+    assert!(down.contains("unavailable"), "{down}");
+    let health: Value = http()
+        .get(format!("{}/health", worker.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "up");
+    assert_eq!(health["cluster_reachable"], false);
+    let status = http()
+        .get(format!("{}/v1/status", worker.base_url()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 502);
+
+    faults.clear();
+    ok(&client, "ping", json!({})).await;
+    client.cancel().await.unwrap();
+    worker.shutdown().await;
+}
