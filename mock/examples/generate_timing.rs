@@ -23,7 +23,9 @@ fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     for count in [100, 2_000, 10_000] {
-        let took = best_of(5, || generate_with_vm_count(Archetype::Datacenter, 7, Some(count)));
+        let took = best_of(5, || {
+            generate_with_vm_count(Archetype::Datacenter, 7, Some(count))
+        });
         println!("generate datacenter with {count:>6} VMs: {took:?} (best of 5)");
     }
     for a in Archetype::ALL {
@@ -51,13 +53,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         bytes = body.len();
     }
     println!("GET /VirDomain with 2000 VMs: {best:?} best of 10, {bytes} bytes");
-    let one = format!("{url}/{}", sim.truth()["vms"][1999]["uuid"].as_str().unwrap_or_default());
+    let one = format!(
+        "{url}/{}",
+        sim.truth()["vms"][1999]["uuid"]
+            .as_str()
+            .unwrap_or_default()
+    );
     let t = Instant::now();
     let n = 200;
     for _ in 0..n {
-        http.get(&one).basic_auth("admin", Some("admin")).send().await?.bytes().await?;
+        http.get(&one)
+            .basic_auth("admin", Some("admin"))
+            .send()
+            .await?
+            .bytes()
+            .await?;
     }
-    println!("GET /VirDomain/{{uuid}} with 2000 VMs: {:?} mean over {n} sequential calls", t.elapsed() / n);
+    println!(
+        "GET /VirDomain/{{uuid}} with 2000 VMs: {:?} mean over {n} sequential calls",
+        t.elapsed() / n
+    );
     sim.shutdown().await;
     Ok(())
 }

@@ -45,6 +45,8 @@ pub struct ClusterState {
     pub users: Vec<User>,
     /// Roles.
     pub roles: Vec<Role>,
+    /// Snapshot schedules (VMs point at them with `snapshotScheduleUUID`).
+    pub schedules: Vec<SnapshotSchedule>,
 }
 
 /// Generates the cluster for `archetype` and `seed` with the archetype's own VM count.
@@ -347,6 +349,9 @@ impl Generator {
         let conditions = self.conditions(&nodes);
         let roles = self.roles();
         let users = self.users(&roles);
+        // Drawn last so adding schedules left every earlier value of a seed unchanged.
+        let schedules = self.schedules();
+        self.assign_schedules(&mut vms, &schedules);
         ClusterState {
             archetype: self.archetype,
             seed: self.seed,
@@ -360,6 +365,64 @@ impl Generator {
             virtual_disks,
             users,
             roles,
+            schedules,
+        }
+    }
+
+    fn schedules(&mut self) -> Vec<SnapshotSchedule> {
+        const DEFS: &[(&str, &str, &str, i64)] = &[
+            ("Daily-7d", "Daily", "FREQ=DAILY;INTERVAL=1", 7 * 86_400),
+            ("Hourly-24h", "Hourly", "FREQ=HOURLY;INTERVAL=1", 86_400),
+            (
+                "Weekly-4w",
+                "Weekly",
+                "FREQ=WEEKLY;INTERVAL=1;BYDAY=SU",
+                28 * 86_400,
+            ),
+        ];
+        let count = match self.archetype {
+            Archetype::Edge => self.rng.random_range(0..=1),
+            Archetype::Datacenter => self.rng.random_range(1..=3),
+            Archetype::Dr => self.rng.random_range(1..=2),
+            Archetype::Lab => self.rng.random_range(0..=2),
+        };
+        DEFS[..count]
+            .iter()
+            .map(|(name, rule_name, rrule, keep)| {
+                let hour = self.rng.random_range(0..6);
+                SnapshotSchedule {
+                    uuid: self.uuid(),
+                    name: (*name).into(),
+                    rrules: vec![RecurrenceRule {
+                        uuid: self.uuid(),
+                        dtstart: format!("2025-01-01 0{hour}:00:00"),
+                        rrule: (*rrule).into(),
+                        local_retention_duration_seconds: *keep,
+                        name: (*rule_name).into(),
+                        remote_retention_duration_seconds: 0,
+                        replication: true,
+                    }],
+                }
+            })
+            .collect()
+    }
+
+    fn assign_schedules(&mut self, vms: &mut [VirDomain], schedules: &[SnapshotSchedule]) {
+        if schedules.is_empty() {
+            return;
+        }
+        let p = match self.archetype {
+            Archetype::Datacenter => 0.5,
+            Archetype::Edge => 0.4,
+            _ => 0.25,
+        };
+        for vm in vms
+            .iter_mut()
+            .filter(|v| v.source_vir_domain_uuid.is_empty())
+        {
+            if chance(&mut self.rng, p) {
+                vm.snapshot_schedule_uuid = pick(&mut self.rng, schedules).uuid.clone();
+            }
         }
     }
 
@@ -1226,6 +1289,7 @@ impl ClusterState {
                 "machine_type": v.machine_type,
                 "replication_source": v.source_vir_domain_uuid,
                 "snapshots": v.snap_uuids,
+                "snapshot_schedule": v.snapshot_schedule_uuid,
                 "block_devs": v.block_devs.iter().map(|d| &d.uuid).collect::<Vec<_>>(),
                 "net_devs": v.net_devs.iter().map(|d| &d.uuid).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
@@ -1255,6 +1319,7 @@ impl ClusterState {
                 "isos": self.isos.len(),
                 "virtual_disks": self.virtual_disks.len(),
                 "users": self.users.len(),
+                "snapshot_schedules": self.schedules.len(),
             },
         })
     }

@@ -676,3 +676,34 @@ pub struct Role {
     /// Mapped OIDC group.
     pub oidc_name: String,
 }
+
+/// `VirDomainSnapshotRecurrenceRule`: one rule of a snapshot schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecurrenceRule {
+    /// Rule uuid.
+    pub uuid: String,
+    /// Local start time `YYYY-MM-DD HH:MM:SS`.
+    pub dtstart: String,
+    /// RFC 2445 recurrence, e.g. `FREQ=DAILY;INTERVAL=1`.
+    pub rrule: String,
+    /// Seconds to keep local snapshots.
+    pub local_retention_duration_seconds: i64,
+    /// Rule name.
+    pub name: String,
+    /// Seconds to keep remote snapshots (0 = same as local).
+    pub remote_retention_duration_seconds: i64,
+    /// Replicate the snapshots.
+    pub replication: bool,
+}
+
+/// `VirDomainSnapshotSchedule`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotSchedule {
+    /// Schedule uuid.
+    pub uuid: String,
+    /// Schedule name.
+    pub name: String,
+    /// Recurrence rules.
+    pub rrules: Vec<RecurrenceRule>,
+}

@@ -258,6 +258,7 @@ enum Kind {
     User,
     Role,
     TaskTag,
+    SnapshotSchedule,
 }
 
 fn filtered<'a, T: Serialize + 'a>(
@@ -338,6 +339,7 @@ fn read(sh: &Shared, kind: Kind, id: Option<&str>) -> Response {
         }
         Kind::User => filtered(c.users.iter(), id, |x| &x.uuid),
         Kind::Role => filtered(c.roles.iter(), id, |x| &x.uuid),
+        Kind::SnapshotSchedule => filtered(c.schedules.iter(), id, |x| &x.uuid),
         Kind::TaskTag => match id {
             Some(tag) => ser(&state.task_get(tag, now)),
             None => ser(&state.task_list(now)),
@@ -643,6 +645,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         "/User" => Kind::User,
         "/Role" => Kind::Role,
         "/TaskTag" => Kind::TaskTag,
+        "/VirDomainSnapshotSchedule" => Kind::SnapshotSchedule,
     )
     .route_layer(middleware::from_fn_with_state(
         shared.clone(),

@@ -261,6 +261,7 @@ impl SimState {
                         std::mem::replace(&mut task.effect, Effect::Nothing)
                     };
                     self.apply(effect, unix);
+                    self.record_latest_task(tag, now);
                 }
                 Due::Timer(i) => {
                     let timer = self.timers[i].clone();
@@ -430,10 +431,22 @@ impl SimState {
                 completed_unix: 0,
             },
         );
+        self.record_latest_task(tag, now);
         if self.task_duration.is_zero() {
             self.advance(now);
         }
         tag.to_string()
+    }
+
+    /// Copies a task's status into `latestTaskTag` of the VM it acts on.
+    fn record_latest_task(&mut self, tag: u64, now: Instant) {
+        let Some(task) = self.tasks.get(&tag) else {
+            return;
+        };
+        let status = self.task_status(tag, task, now);
+        if let Some(vm) = self.vm_mut(&status.object_uuid.clone()) {
+            vm.latest_task_tag = status;
+        }
     }
 
     fn task_status(&self, tag: u64, task: &Task, now: Instant) -> TaskTagStatus {

@@ -23,6 +23,7 @@ const READ_PATHS: &[&str] = &[
     "/User",
     "/Role",
     "/TaskTag",
+    "/VirDomainSnapshotSchedule",
 ];
 
 #[tokio::test]
@@ -237,6 +238,8 @@ async fn start_stop_shutdown_reset_and_replication_targets() {
     assert_eq!(done["objectUUID"], uuid);
     let vm = api.vm(uuid).await;
     assert_eq!(vm["uiState"], "RUNNING");
+    assert_eq!(vm["latestTaskTag"]["taskTag"], json!(tag));
+    assert_eq!(vm["latestTaskTag"]["state"], "COMPLETE");
     assert_ne!(vm["nodeUUID"], "");
     assert_eq!(api.action(uuid, "START").await.0, 500, "START on RUNNING");
 
@@ -738,4 +741,33 @@ async fn intermediate_states_are_visible_before_tasks_complete() {
         "clone appears on completion"
     );
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn openapi_file_replaces_the_generated_document() {
+    let dir = std::env::temp_dir().join(format!("hypercore-sim-openapi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("openapi.json");
+    std::fs::write(
+        &file,
+        r#"{"openapi":"3.0.0","info":{"title":"from file","version":"1"},"paths":{}}"#,
+    )
+    .unwrap();
+    let mut config = fast_config(Archetype::Edge, 1);
+    config.openapi_file = Some(file.clone());
+    let sim = start(config).await;
+    let api = Api::login(&sim).await;
+    let (status, doc) = api.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["info"]["title"], "from file");
+    sim.shutdown().await;
+
+    // A missing file is a clear start-up error naming the file.
+    let mut config = fast_config(Archetype::Edge, 1);
+    config.openapi_file = Some(dir.join("missing.json"));
+    let err = hypercore_sim::Simulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing.json"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
