@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -101,12 +101,12 @@ impl Simulator {
         let cluster = generate_with_vm_count(archetype, config.seed, config.vm_count);
         let faults = FaultControl::new(config.faults.clone());
         let shared = Arc::new(server::Shared {
-            state: Mutex::new(state::SimState::new(
+            state: RwLock::new(state::SimState::new(
                 cluster,
                 config.task_duration,
                 config.shutdown_duration,
-                config.session_limit,
             )),
+            sessions: Mutex::new(state::SessionStore::new(config.session_limit)),
             faults: faults.clone(),
             openapi,
             config,
@@ -200,7 +200,7 @@ impl SimHandle {
 
     /// The archetype being served.
     pub fn archetype(&self) -> Archetype {
-        self.shared.state.lock().cluster.archetype
+        self.shared.state.read().cluster.archetype
     }
 
     /// Stops accepting, closes every connection and waits for the server task to end.

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use rand::Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -28,11 +28,12 @@ use tower::ServiceExt as _;
 
 use crate::config::{FaultControl, Faults, SimConfig};
 use crate::model::{Iso, IsoMount, VirDomainStats};
-use crate::state::{ApiError, SessionCheck, SimState, TaskResult, VmAction};
+use crate::state::{ApiError, SessionCheck, SessionStore, SimState, TaskResult, VmAction};
 
 /// State shared by every connection of one simulator.
 pub(crate) struct Shared {
-    pub(crate) state: Mutex<SimState>,
+    pub(crate) state: RwLock<SimState>,
+    pub(crate) sessions: Mutex<SessionStore>,
     pub(crate) config: SimConfig,
     pub(crate) faults: FaultControl,
     pub(crate) openapi: Bytes,
@@ -171,7 +172,7 @@ async fn require_session(State(sh): State<Arc<Shared>>, mut req: Request, next: 
     let now = Instant::now();
     if let Some(id) = cookie_session(req.headers()) {
         let ttl = sh.faults.get().session_ttl_ms.map(Duration::from_millis);
-        if sh.state.lock().check_session(&id, now, ttl) == SessionCheck::Valid {
+        if sh.sessions.lock().check(&id, now, ttl) == SessionCheck::Valid {
             req.extensions_mut().insert(SessionId(id));
             return next.run(req).await;
         }
@@ -213,7 +214,7 @@ async fn login(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
             .into_uuid()
             .to_string()
     };
-    sh.state.lock().add_session(id.clone(), Instant::now());
+    sh.sessions.lock().add(id.clone(), Instant::now());
     let mut resp = ser(&json!({ "sessionID": id }));
     if let Ok(cookie) = HeaderValue::from_str(&format!("sessionID={id}; Path=/")) {
         resp.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -226,7 +227,7 @@ async fn logout(
     Extension(session): Extension<SessionId>,
 ) -> Response {
     if !session.0.is_empty() {
-        sh.state.lock().remove_session(&session.0);
+        sh.sessions.lock().remove(&session.0);
     }
     StatusCode::OK.into_response()
 }
@@ -270,10 +271,29 @@ fn filtered<'a, T: Serialize + 'a>(
     ser(&picked)
 }
 
+/// A read lock on the state after applying whatever fell due by `now` (readers run in parallel;
+/// the write lock is taken only when a task or timer is due).
+pub(crate) fn read_state(sh: &Shared, now: Instant) -> RwLockReadGuard<'_, SimState> {
+    let guard = sh.state.read();
+    if !guard.is_due(now) {
+        return guard;
+    }
+    drop(guard);
+    let mut write = sh.state.write();
+    write.advance(now);
+    RwLockWriteGuard::downgrade(write)
+}
+
+/// The write lock on the state after applying whatever fell due by `now`.
+fn write_state(sh: &Shared, now: Instant) -> RwLockWriteGuard<'_, SimState> {
+    let mut write = sh.state.write();
+    write.advance(now);
+    write
+}
+
 fn read(sh: &Shared, kind: Kind, id: Option<&str>) -> Response {
     let now = Instant::now();
-    let mut state = sh.state.lock();
-    state.advance(now);
+    let state = read_state(sh, now);
     let c = &state.cluster;
     match kind {
         Kind::Cluster => filtered(std::iter::once(&c.cluster), id, |x| &x.uuid),
@@ -372,8 +392,7 @@ async fn condition_filter(
 ) -> Response {
     let flag = |k: &str| q.get(k).is_some_and(|v| v == "true" || v == "1");
     let (include_set, include_not_ok) = (flag("includeSet"), flag("includeNotOK"));
-    let mut state = sh.state.lock();
-    state.advance(Instant::now());
+    let state = read_state(&sh, Instant::now());
     let list: Vec<_> = state
         .cluster
         .conditions
@@ -399,8 +418,7 @@ async fn vm_action(
         Err(e) => return e.into_response(),
     };
     let now = Instant::now();
-    let mut state = sh.state.lock();
-    state.advance(now);
+    let mut state = write_state(&sh, now);
     task_response(state.vm_actions(actions, &session.0, now))
 }
 
@@ -472,8 +490,7 @@ async fn snapshot_create(
         Err(e) => return e.into_response(),
     };
     let now = Instant::now();
-    let mut state = sh.state.lock();
-    state.advance(now);
+    let mut state = write_state(&sh, now);
     task_response(state.snapshot_create(&body, &session.0, now))
 }
 
@@ -483,8 +500,7 @@ async fn snapshot_delete(
     Path(uuid): Path<String>,
 ) -> Response {
     let now = Instant::now();
-    let mut state = sh.state.lock();
-    state.advance(now);
+    let mut state = write_state(&sh, now);
     task_response(state.snapshot_delete(&uuid, &session.0, now))
 }
 
@@ -499,8 +515,7 @@ async fn vm_clone(
         Err(e) => return e.into_response(),
     };
     let now = Instant::now();
-    let mut state = sh.state.lock();
-    state.advance(now);
+    let mut state = write_state(&sh, now);
     task_response(state.vm_clone(&uuid, &body, &session.0, now))
 }
 
@@ -515,8 +530,7 @@ async fn vm_export(
         Err(e) => return e.into_response(),
     };
     let now = Instant::now();
-    let mut state = sh.state.lock();
-    state.advance(now);
+    let mut state = write_state(&sh, now);
     task_response(state.vm_export(&uuid, &body, &session.0, now))
 }
 
@@ -531,8 +545,7 @@ async fn vm_patch(
         Err(e) => return e.into_response(),
     };
     let now = Instant::now();
-    let mut state = sh.state.lock();
-    state.advance(now);
+    let mut state = write_state(&sh, now);
     task_response(state.vm_patch(&uuid, &body, &session.0, now))
 }
 
@@ -543,9 +556,7 @@ async fn sim_truth(State(sh): State<Arc<Shared>>) -> Response {
 }
 
 pub(crate) fn truth_of(sh: &Shared) -> Value {
-    let mut state = sh.state.lock();
-    state.advance(Instant::now());
-    state.cluster.truth()
+    read_state(sh, Instant::now()).cluster.truth()
 }
 
 async fn sim_faults_get(State(sh): State<Arc<Shared>>) -> Response {

@@ -92,7 +92,72 @@ pub enum SessionCheck {
     Invalid,
 }
 
-/// The simulator's whole mutable world, guarded by one lock.
+/// Live login sessions, bounded like HyperCore's `sessionLimit`: beyond the limit the
+/// least-recently-used session is dropped.
+pub struct SessionStore {
+    sessions: HashMap<String, Session>,
+    session_limit: usize,
+}
+
+impl SessionStore {
+    /// An empty store holding at most `limit` sessions.
+    pub fn new(limit: usize) -> Self {
+        SessionStore {
+            sessions: HashMap::new(),
+            session_limit: limit.max(1),
+        }
+    }
+
+    /// Records a new session, evicting the least-recently-used one beyond the limit.
+    pub fn add(&mut self, id: String, now: Instant) {
+        while self.sessions.len() >= self.session_limit {
+            let oldest = self
+                .sessions
+                .iter()
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => {
+                    self.sessions.remove(&k);
+                }
+                None => break,
+            }
+        }
+        self.sessions.insert(id, Session { last_used: now });
+    }
+
+    /// Checks (and touches) a session; `ttl` is the idle lifetime, if any.
+    pub fn check(&mut self, id: &str, now: Instant, ttl: Option<Duration>) -> SessionCheck {
+        let expired = match self.sessions.get_mut(id) {
+            None => return SessionCheck::Invalid,
+            Some(s) => match ttl {
+                Some(ttl) if now.duration_since(s.last_used) > ttl => true,
+                _ => {
+                    s.last_used = now;
+                    false
+                }
+            },
+        };
+        if expired {
+            self.sessions.remove(id);
+            return SessionCheck::Invalid;
+        }
+        SessionCheck::Valid
+    }
+
+    /// Destroys a session.
+    pub fn remove(&mut self, id: &str) {
+        self.sessions.remove(id);
+    }
+
+    /// Number of live sessions.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+}
+
+/// The simulator's mutable cluster and its tasks, guarded by one lock.
 pub struct SimState {
     /// The cluster data served over REST.
     pub cluster: ClusterState,
@@ -101,8 +166,10 @@ pub struct SimState {
     timers: Vec<ShutdownTimer>,
     shutdown_tokens: HashMap<String, u64>,
     next_token: u64,
-    sessions: HashMap<String, Session>,
-    session_limit: usize,
+    /// Tags of tasks whose effect is not applied yet.
+    pending: std::collections::BTreeSet<u64>,
+    /// Earliest instant at which a pending task or timer falls due.
+    next_due: Option<Instant>,
     rng: ChaCha8Rng,
     task_duration: Duration,
     shutdown_duration: Duration,
@@ -153,7 +220,6 @@ impl SimState {
         cluster: ClusterState,
         task_duration: Duration,
         shutdown_duration: Duration,
-        session_limit: usize,
     ) -> Self {
         let rng = ChaCha8Rng::seed_from_u64(cluster.seed ^ 0x5EED_0FC0_FFEE);
         SimState {
@@ -163,62 +229,12 @@ impl SimState {
             timers: Vec::new(),
             shutdown_tokens: HashMap::new(),
             next_token: 1,
-            sessions: HashMap::new(),
-            session_limit: session_limit.max(1),
+            pending: std::collections::BTreeSet::new(),
+            next_due: None,
             rng,
             task_duration,
             shutdown_duration,
         }
-    }
-
-    // ----- sessions -------------------------------------------------------------------
-
-    /// Records a new session, evicting the least-recently-used one beyond the limit.
-    pub fn add_session(&mut self, id: String, now: Instant) {
-        while self.sessions.len() >= self.session_limit {
-            let oldest = self
-                .sessions
-                .iter()
-                .min_by_key(|(_, s)| s.last_used)
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => {
-                    self.sessions.remove(&k);
-                }
-                None => break,
-            }
-        }
-        self.sessions.insert(id, Session { last_used: now });
-    }
-
-    /// Checks (and touches) a session; `ttl` is the idle lifetime, if any.
-    pub fn check_session(&mut self, id: &str, now: Instant, ttl: Option<Duration>) -> SessionCheck {
-        let expired = match self.sessions.get_mut(id) {
-            None => return SessionCheck::Invalid,
-            Some(s) => match ttl {
-                Some(ttl) if now.duration_since(s.last_used) > ttl => true,
-                _ => {
-                    s.last_used = now;
-                    false
-                }
-            },
-        };
-        if expired {
-            self.sessions.remove(id);
-            return SessionCheck::Invalid;
-        }
-        SessionCheck::Valid
-    }
-
-    /// Destroys a session.
-    pub fn remove_session(&mut self, id: &str) {
-        self.sessions.remove(id);
-    }
-
-    /// Number of live sessions.
-    #[cfg(test)]
-    pub fn session_count(&self) -> usize {
-        self.sessions.len()
     }
 
     // ----- time -----------------------------------------------------------------------
@@ -229,10 +245,14 @@ impl SimState {
             Task(u64),
             Timer(usize),
         }
+        if !self.is_due(now) {
+            return;
+        }
         let mut due: Vec<(Instant, Due)> = self
-            .tasks
+            .pending
             .iter()
-            .filter(|(_, t)| !t.applied && now >= t.started + t.duration)
+            .filter_map(|tag| self.tasks.get(tag).map(|t| (tag, t)))
+            .filter(|(_, t)| now >= t.started + t.duration)
             .map(|(tag, t)| (t.started + t.duration, Due::Task(*tag)))
             .collect();
         due.extend(
@@ -242,9 +262,6 @@ impl SimState {
                 .filter(|(_, t)| now >= t.due)
                 .map(|(i, t)| (t.due, Due::Timer(i))),
         );
-        if due.is_empty() {
-            return;
-        }
         due.sort_by_key(|(at, _)| *at);
         let unix = unix_now();
         for (_, item) in due {
@@ -255,6 +272,7 @@ impl SimState {
                     };
                     task.applied = true;
                     task.completed_unix = unix;
+                    self.pending.remove(&tag);
                     let effect = if task.failure.is_some() {
                         Effect::Nothing
                     } else {
@@ -277,6 +295,26 @@ impl SimState {
             }
         }
         self.timers.retain(|t| now < t.due);
+        self.recompute_next_due();
+    }
+
+    /// Whether a task or shutdown timer falls due at or before `now` (cheap; no scan).
+    pub fn is_due(&self, now: Instant) -> bool {
+        self.next_due.is_some_and(|due| now >= due)
+    }
+
+    fn recompute_next_due(&mut self) {
+        let tasks = self
+            .pending
+            .iter()
+            .filter_map(|tag| self.tasks.get(tag))
+            .map(|t| t.started + t.duration);
+        let timers = self.timers.iter().map(|t| t.due);
+        self.next_due = tasks.chain(timers).min();
+    }
+
+    fn note_due(&mut self, due: Instant) {
+        self.next_due = Some(self.next_due.map_or(due, |d| d.min(due)));
     }
 
     fn apply(&mut self, effect: Effect, unix: i64) {
@@ -431,6 +469,8 @@ impl SimState {
                 completed_unix: 0,
             },
         );
+        self.pending.insert(tag);
+        self.note_due(now + self.task_duration);
         self.record_latest_task(tag, now);
         if self.task_duration.is_zero() {
             self.advance(now);
@@ -588,6 +628,7 @@ impl SimState {
                     vm: a.vm.clone(),
                     token,
                 });
+                self.note_due(now + self.shutdown_duration);
                 if let Some(vm) = self.vm_mut(&a.vm) {
                     set_state(vm, "SHUTDOWN", unix);
                     vm.ui_state = "STOPPING".into();
@@ -1214,24 +1255,23 @@ mod tests {
 
     #[test]
     fn session_lru_eviction() {
-        let c = crate::generate(crate::Archetype::Edge, 1);
-        let mut s = SimState::new(c, Duration::from_millis(10), Duration::from_millis(10), 2);
+        let mut s = SessionStore::new(2);
         let t0 = Instant::now();
-        s.add_session("a".into(), t0);
-        s.add_session("b".into(), t0 + Duration::from_millis(1));
+        s.add("a".into(), t0);
+        s.add("b".into(), t0 + Duration::from_millis(1));
         // Touch "a" so "b" becomes least recently used.
         assert_eq!(
-            s.check_session("a", t0 + Duration::from_millis(2), None),
+            s.check("a", t0 + Duration::from_millis(2), None),
             SessionCheck::Valid
         );
-        s.add_session("c".into(), t0 + Duration::from_millis(3));
-        assert_eq!(s.session_count(), 2);
+        s.add("c".into(), t0 + Duration::from_millis(3));
+        assert_eq!(s.len(), 2);
         assert_eq!(
-            s.check_session("b", t0 + Duration::from_millis(4), None),
+            s.check("b", t0 + Duration::from_millis(4), None),
             SessionCheck::Invalid
         );
         assert_eq!(
-            s.check_session("a", t0 + Duration::from_millis(4), None),
+            s.check("a", t0 + Duration::from_millis(4), None),
             SessionCheck::Valid
         );
     }
@@ -1245,7 +1285,7 @@ mod tests {
             .find(|v| v.state == "SHUTOFF" && v.source_vir_domain_uuid.is_empty())
             .map(|v| v.uuid.clone())
             .unwrap();
-        let mut s = SimState::new(c, Duration::from_secs(10), Duration::from_secs(4), 10);
+        let mut s = SimState::new(c, Duration::from_secs(10), Duration::from_secs(4));
         let t0 = Instant::now();
         let action = |a: &str| VmAction {
             vm: vm.clone(),

@@ -771,3 +771,37 @@ async fn openapi_file_replaces_the_generated_document() {
     assert!(err.to_string().contains("missing.json"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn concurrent_reads_and_mutations_stay_consistent() {
+    let sim = start(fast_config(Archetype::Datacenter, 13)).await;
+    let api = std::sync::Arc::new(Api::login(&sim).await);
+    let vm = api.list("/VirDomain").await[0].clone();
+    let uuid = vm["uuid"].as_str().unwrap().to_owned();
+    let before = vm["snapUUIDs"].as_array().unwrap().len();
+    let mut jobs = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let (api, uuid) = (api.clone(), uuid.clone());
+        jobs.spawn(async move {
+            if i % 2 == 0 {
+                let (tag, _) = api
+                    .mutate(
+                        "POST",
+                        "/VirDomainSnapshot",
+                        json!({"domainUUID": uuid, "label": format!("c{i}")}),
+                    )
+                    .await;
+                api.wait_task(&tag).await;
+            } else {
+                assert!(!api.list("/VirDomain").await.is_empty());
+                assert!(!api.list("/VirDomainStats").await.is_empty());
+            }
+        });
+    }
+    while let Some(done) = jobs.join_next().await {
+        done.unwrap();
+    }
+    let after = api.vm(&uuid).await["snapUUIDs"].as_array().unwrap().len();
+    assert_eq!(after, before + 8);
+    sim.shutdown().await;
+}
