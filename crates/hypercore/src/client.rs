@@ -499,6 +499,11 @@ fn parse_value(body: &[u8], what: &str) -> Result<serde_json::Value> {
 }
 
 pub(crate) fn decode_list<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<Vec<T>> {
+    // Fast path: a well-formed array decodes straight from the bytes; anything unusual
+    // (nulls, a bare object, an empty body) takes the tolerant route below.
+    if let Ok(items) = serde_json::from_slice::<Vec<T>>(body) {
+        return Ok(items);
+    }
     let value = parse_value(body, what)?;
     let items = match value {
         serde_json::Value::Array(items) => items,
