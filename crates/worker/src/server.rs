@@ -170,6 +170,14 @@ async fn connect(
     Ok((state, sim))
 }
 
+/// Sessions idle for up to 30 minutes survive: a hub keeps one session per worker and may
+/// stay quiet longer than rmcp's 5-minute default.
+fn session_manager() -> LocalSessionManager {
+    let mut manager = LocalSessionManager::default();
+    manager.session_config.keep_alive = Some(Duration::from_secs(30 * 60));
+    manager
+}
+
 fn host_of(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
     let authority = rest.split('/').next()?;
@@ -221,7 +229,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     let mcp_state = state.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(WorkerMcp::new(mcp_state.clone())),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(session_manager()),
         StreamableHttpServerConfig::default()
             .with_allowed_hosts(allowed.iter().cloned())
             .with_cancellation_token(cancel.child_token()),

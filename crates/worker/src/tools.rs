@@ -432,7 +432,11 @@ impl WorkerState {
             return Err(format!("unknown tool '{name}'"));
         };
         args::validate(name, &def.input, &args)?;
-        tracing::info!(tool = name, "tool call");
+        if def.read_only {
+            tracing::debug!(tool = name, "tool call");
+        } else {
+            tracing::info!(tool = name, "tool call");
+        }
         let out = self.dispatch(name, &args, &progress).await;
         if let Err(msg) = &out {
             tracing::info!(tool = name, error = %msg, "tool call failed");
