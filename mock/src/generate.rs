@@ -270,6 +270,8 @@ struct Generator {
     archetype: Archetype,
     seed: u64,
     rng: ChaCha8Rng,
+    /// The cluster's LAN subnet (`10.a.b.0/24`), fixed by the first node.
+    lan: Option<(u8, u8)>,
 }
 
 impl Generator {
@@ -284,6 +286,7 @@ impl Generator {
             archetype,
             seed,
             rng: ChaCha8Rng::seed_from_u64(seed ^ salt),
+            lan: None,
         }
     }
 
@@ -464,10 +467,12 @@ impl Generator {
 
     fn node(&mut self, index: usize) -> Node {
         let uuid = self.uuid();
-        let (subnet_a, subnet_b) = (
+        let drawn = (
             self.rng.random_range(1..250u8),
             self.rng.random_range(0..250u8),
         );
+        // Every node sits on the same LAN; later draws are kept so the stream stays stable.
+        let (subnet_a, subnet_b) = *self.lan.get_or_insert(drawn);
         let peer = index as i64 + 1;
         let drive_count: i64 = match self.archetype {
             Archetype::Edge => 4,
@@ -1382,6 +1387,14 @@ mod tests {
             c.snapshots.len(),
             c.vms.iter().map(|v| v.snap_uuids.len()).sum::<usize>()
         );
+    }
+
+    #[test]
+    fn nodes_share_one_lan_subnet() {
+        let c = generate(Archetype::Datacenter, 5);
+        let prefix = |ip: &str| ip.rsplit_once('.').map(|(p, _)| p.to_owned());
+        let first = prefix(&c.nodes[0].lan_ip);
+        assert!(c.nodes.iter().all(|n| prefix(&n.lan_ip) == first));
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod archetype;
 mod config;
 mod generate;
