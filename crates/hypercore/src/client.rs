@@ -561,10 +561,15 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = current {
         let text = err.to_string();
-        if parts.last().is_none_or(|last| !last.contains(&text)) {
+        // reqwest and hyper wrap the real cause in generic layers that only add noise.
+        let generic = text == "error sending request" || text.starts_with("client error (");
+        if !generic && parts.last().is_none_or(|last| !last.contains(&text)) {
             parts.push(text);
         }
         current = err.source();
+    }
+    if parts.is_empty() {
+        return clean_server_text(&e.to_string());
     }
     clean_server_text(&parts.join(": "))
 }

@@ -668,10 +668,58 @@ async fn down_cluster_fails_fast_and_recovers() {
     client.list_vms().await.unwrap();
     sim.faults().update(|f| f.down = true);
     let err = client.list_vms().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                kind: TransportKind::Io | TransportKind::Connect,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.is_retryable(), "{err:?}");
     sim.faults().clear();
     client.list_vms().await.unwrap();
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_answers_hit_the_request_timeout() {
+    let sim = start(sim_config()).await;
+    let client =
+        Client::new(config_for(&sim, "admin").with_request_timeout(Duration::from_millis(150)))
+            .unwrap();
+    client.login().await.unwrap();
+    sim.faults().update(|f| f.latency_ms = 2_000);
+    let err = client.list_vms().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { what, .. } if what.contains("VirDomain")),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    sim.faults().clear();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_host_is_a_dns_error() {
+    let client = Client::new(
+        ClusterConfig::new(
+            "https://no-such-cluster.invalid",
+            Credentials::new("admin", "pw"),
+        )
+        .with_connect_timeout(Duration::from_secs(3))
+        .with_request_timeout(Duration::from_secs(5)),
+    )
+    .unwrap();
+    let e = client.ping().await.unwrap_err();
+    match e {
+        Error::Transport { kind, .. } => assert_eq!(kind, TransportKind::Dns),
+        // A sandbox without any resolver may only time out; that is still not a server error.
+        Error::Timeout { .. } => {}
+        other => panic!("expected a DNS error, got {other:?}"),
+    }
 }
 
 #[test]
