@@ -440,8 +440,10 @@ async fn expired_sessions_are_renewed_and_outages_are_tool_errors() {
     let worker = start().await;
     let client = mcp(&worker, TOKEN).await;
     let faults = worker.sim().unwrap().faults();
-    faults.update(|f| f.session_ttl_ms = Some(1));
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Sessions idle for 300 ms expire; the next call must log in again transparently.
+    faults.update(|f| f.session_ttl_ms = Some(300));
+    ok(&client, "ping", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     let list = ok(&client, "vm_list", json!({})).await;
     assert!(list["count"].as_u64().unwrap() > 0);
 
