@@ -8,6 +8,30 @@
 //! [`Client::export_vm`], [`Client::task`], [`Client::wait_task`], [`Client::wait_vm_state`],
 //! [`Client::openapi`], [`Client::raw`], [`Client::ping`], [`Client::login`], [`Client::logout`].
 //! Every list is a `Vec<T>`; every get is an `Option<T>`.
+//!
+//! ```no_run
+//! # async fn demo() -> hypercore::Result<()> {
+//! use hypercore::{Client, ClusterConfig, Credentials, TlsMode, VmAction, WaitOptions};
+//! let config = ClusterConfig::new("https://10.0.0.5", Credentials::new("admin", "secret"))
+//!     .with_tls(TlsMode::Insecure);
+//! let client = Client::new(config)?;
+//! let vm = client.list_vms().await?.into_iter().find(|vm| vm.name == "web-01");
+//! if let Some(vm) = vm {
+//!     let result = client.vm_action(&vm.uuid, VmAction::Start).await?;
+//!     client
+//!         .wait_task(&result.task_tag, WaitOptions::default(), |t| {
+//!             println!("{}%", t.progress_percent)
+//!         })
+//!         .await?;
+//! }
+//! client.logout().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Mutations are serialized per client (HyperCore does not cope well with parallel changes);
+//! reads run concurrently. Call [`Client::logout`] on shutdown: sessions are long-lived and
+//! each user has a session limit.
 
 mod client;
 mod config;
