@@ -671,6 +671,9 @@ impl Generator {
                 "RUNNING"
             } else if roll < running + shutoff {
                 "SHUTOFF"
+            } else if self.archetype == Archetype::Lab && roll >= 98 {
+                // Labs are where guests crash.
+                "CRASHED"
             } else {
                 "PAUSED"
             }
@@ -874,7 +877,12 @@ impl Generator {
             description,
             operating_system: os.into(),
             state: state.into(),
-            desired_disposition: if state == "PAUSED" { "PAUSED" } else { state }.into(),
+            desired_disposition: match state {
+                "PAUSED" => "PAUSED",
+                "SHUTOFF" => "SHUTOFF",
+                _ => "RUNNING",
+            }
+            .into(),
             console: Console {
                 kind: "VNC".into(),
                 ip: node.lan_ip.clone(),

@@ -100,7 +100,11 @@ impl Simulator {
             (None, None)
         };
         let archetype = config.effective_archetype();
-        let cluster = generate_with_vm_count(archetype, config.seed, config.vm_count);
+        let mut cluster = generate_with_vm_count(archetype, config.seed, config.vm_count);
+        // The built-in administrator carries the configured user name.
+        if let Some(admin) = cluster.users.first_mut() {
+            admin.username = config.username.clone();
+        }
         let faults = FaultControl::new(config.faults.clone());
         let shared = Arc::new(server::Shared {
             state: RwLock::new(state::SimState::new(

@@ -805,3 +805,56 @@ async fn concurrent_reads_and_mutations_stay_consistent() {
     assert_eq!(after, before + 8);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn crashed_vm_can_be_started() {
+    let sim = start(fast_config(Archetype::Lab, 4)).await;
+    let api = Api::login(&sim).await;
+    let crashed = api.vm_in_state("CRASHED").await;
+    let uuid = crashed["uuid"].as_str().unwrap();
+    assert_eq!(crashed["desiredDisposition"], "RUNNING");
+    assert_eq!(
+        api.action(uuid, "RESET").await.0,
+        500,
+        "RESET needs RUNNING or SHUTDOWN"
+    );
+    let (_, body) = api.action(uuid, "START").await;
+    let tag = serde_json::from_str::<Value>(&body).unwrap()["taskTag"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.wait_task(&tag).await;
+    assert_eq!(api.vm(uuid).await["state"], "RUNNING");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn custom_credentials() {
+    let mut config = fast_config(Archetype::Edge, 14);
+    config.username = "ops".into();
+    config.password = "pa:ss word".into();
+    let sim = start(config).await;
+    let resp = client()
+        .post(format!("{}/rest/v1/login", sim.base_url()))
+        .json(&json!({"username": "admin", "password": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let api = Api::login_with(client(), &sim.base_url(), "ops", "pa:ss word").await;
+    assert!(
+        api.list("/User")
+            .await
+            .iter()
+            .any(|u| u["username"] == "ops")
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode("ops:pa:ss word");
+    let resp = client()
+        .get(format!("{}/rest/v1/Cluster", sim.base_url()))
+        .header("Authorization", format!("Basic {basic}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "passwords may contain ':'");
+    sim.shutdown().await;
+}
