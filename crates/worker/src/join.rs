@@ -65,11 +65,13 @@ impl Joiner {
             }
         };
         let hub = self.config.hub_url.trim_end_matches('/').to_owned();
+        // Logged form of the hub URL (a URL may carry credentials).
+        let shown = hyperfed_protocol::redact_uri(&hub);
         let mut backoff = BACKOFF_START;
         loop {
             let outcome = tokio::select! {
                 _ = self.cancel.cancelled() => break,
-                o = self.session(&http, &hub, &mut backoff) => o,
+                o = self.session(&http, &hub, &shown, &mut backoff) => o,
             };
             self.set_alias(None);
             let pause = match outcome {
@@ -89,7 +91,13 @@ impl Joiner {
     }
 
     /// One join followed by heartbeats until the hub forgets us or becomes unreachable.
-    async fn session(&self, http: &reqwest::Client, hub: &str, backoff: &mut Duration) -> Outcome {
+    async fn session(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        hub: &str,
+        backoff: &mut Duration,
+    ) -> Outcome {
         let mut id = self.state.identity();
         if id.uuid.is_empty() {
             match self.state.refresh_identity().await {
@@ -113,7 +121,7 @@ impl Joiner {
             &self.worker_url,
         );
         let resp = match http
-            .post(format!("{hub}/v1/join"))
+            .post(format!("{url}/v1/join"))
             .json(&request)
             .send()
             .await
@@ -155,7 +163,7 @@ impl Joiner {
         loop {
             tokio::time::sleep(interval).await;
             let resp = match http
-                .post(format!("{hub}/v1/heartbeat"))
+                .post(format!("{url}/v1/heartbeat"))
                 .bearer_auth(&token)
                 .send()
                 .await

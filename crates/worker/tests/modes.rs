@@ -473,3 +473,18 @@ async fn expired_sessions_are_renewed_and_outages_are_tool_errors() {
     client.cancel().await.unwrap();
     worker.shutdown().await;
 }
+
+#[tokio::test]
+async fn https_simulator_is_reached_through_its_certificate() {
+    let mut cfg = config();
+    if let hyperfed_worker::ClusterSource::Mock(sim) = &mut cfg.cluster {
+        sim.tls = true;
+    }
+    let worker = hyperfed_worker::start(cfg).await.unwrap();
+    assert!(worker.sim().unwrap().base_url().starts_with("https://"));
+    let client = mcp(&worker, TOKEN).await;
+    let info = ok(&client, "cluster_info", json!({})).await;
+    assert_eq!(info["cluster"]["uuid"], truth(&worker)["cluster"]["uuid"]);
+    client.cancel().await.unwrap();
+    worker.shutdown().await;
+}
