@@ -234,6 +234,11 @@ impl ShutdownSignal {
 pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let config = build_config(&args)?;
     if args.stdio {
+        if config.join.is_some() {
+            bail!(
+                "--stdio serves one local client and has no HTTP endpoint for a hub: drop --join or --stdio"
+            );
+        }
         return hyperfed_worker::serve_stdio(config)
             .await
             .map_err(Into::into);
