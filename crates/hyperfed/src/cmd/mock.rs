@@ -194,3 +194,111 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     sim.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Top,
+    }
+
+    #[derive(Subcommand)]
+    enum Top {
+        Mock(MockArgs),
+    }
+
+    fn parse(args: &[&str]) -> Result<MockArgs, clap::Error> {
+        let mut argv = vec!["hyperfed", "mock"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).map(|cli| match cli.command {
+            Top::Mock(m) => m,
+        })
+    }
+
+    #[test]
+    fn serve_defaults() {
+        let args = parse(&[]).unwrap();
+        assert!(args.command.is_none());
+        let s = args.serve;
+        assert_eq!(s.listen, "127.0.0.1:8443".parse().unwrap());
+        assert_eq!((s.seed, s.tls, s.username.as_str()), (0, false, "admin"));
+        assert_eq!(
+            (s.task_ms, s.shutdown_ms, s.session_error_status),
+            (1000, 2000, 401)
+        );
+        assert!(s.archetype.is_none());
+    }
+
+    #[test]
+    fn serve_flags() {
+        let args = parse(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--archetype",
+            "dr",
+            "--seed",
+            "5",
+            "--tls",
+            "--cert-out",
+            "/tmp/c.pem",
+            "--username",
+            "ops",
+            "--password",
+            "pw",
+            "--latency",
+            "20",
+            "--error-rate",
+            "0.1",
+            "--session-ttl",
+            "500",
+            "--session-error-status",
+            "503",
+            "--vm-count",
+            "2000",
+        ])
+        .unwrap();
+        let s = args.serve;
+        assert_eq!(s.archetype, Some(Archetype::Dr));
+        assert_eq!(
+            (s.seed, s.tls, s.latency, s.session_ttl),
+            (5, true, 20, Some(500))
+        );
+        assert_eq!((s.username.as_str(), s.password.as_str()), ("ops", "pw"));
+        assert_eq!((s.session_error_status, s.vm_count), (503, Some(2000)));
+    }
+
+    #[test]
+    fn subcommands() {
+        match parse(&["truth", "--archetype", "lab", "--seed", "3"])
+            .unwrap()
+            .command
+        {
+            Some(MockCommand::Truth(t)) => {
+                assert_eq!((t.archetype, t.seed), (Some(Archetype::Lab), 3));
+            }
+            _ => panic!("expected truth"),
+        }
+        assert!(matches!(
+            parse(&["archetypes"]).unwrap().command,
+            Some(MockCommand::Archetypes)
+        ));
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        for bad in [
+            &["--seed", "3", "truth", "--seed", "4"][..],
+            &["--archetype", "cloud"],
+            &["--session-error-status", "404"],
+            &["--cert-out", "/tmp/c.pem"],
+            &["truth"],
+            &["--listen", "localhost"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+}
