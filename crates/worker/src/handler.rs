@@ -93,7 +93,8 @@ impl ServerHandler for WorkerMcp {
         let progress = match context.meta.get_progress_token() {
             Some(token) => ProgressSink::new(context.peer.clone(), token),
             None => ProgressSink::none(),
-        };
+        }
+        .with_cancel(context.ct.clone());
         let state = self.state.clone();
         let name = name.to_owned();
         // Run on its own task so a cancelled request cannot leave an action half-observed.

@@ -9,6 +9,7 @@ use hyperfed_protocol::redact_uri;
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::{Peer, RoleServer};
 use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
 
 use crate::args;
 use crate::catalog::Catalog;
@@ -19,10 +20,12 @@ use hypercore::{CloneSpec, ExportSpec, VmAction};
 /// A tool failure the model should read (becomes an `isError` result).
 pub type ToolResult = Result<Value, String>;
 
-/// Where progress notifications go while an action waits, if the caller asked for them.
+/// Where progress notifications go while an action waits, if the caller asked for them,
+/// and the caller's cancellation (a cancelled request stops waiting, not the task).
 #[derive(Clone, Default)]
 pub struct ProgressSink {
     target: Option<(Peer<RoleServer>, ProgressToken)>,
+    cancel: Option<CancellationToken>,
 }
 
 impl ProgressSink {
@@ -30,6 +33,27 @@ impl ProgressSink {
     pub fn new(peer: Peer<RoleServer>, token: ProgressToken) -> Self {
         ProgressSink {
             target: Some((peer, token)),
+            cancel: None,
+        }
+    }
+
+    /// Stops waiting when `cancel` fires (the MCP request was cancelled).
+    pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// Sleeps for `d`; false when the caller cancelled meanwhile.
+    async fn pause(&self, d: Duration) -> bool {
+        match &self.cancel {
+            Some(c) => tokio::select! {
+                _ = c.cancelled() => false,
+                _ = tokio::time::sleep(d) => true,
+            },
+            None => {
+                tokio::time::sleep(d).await;
+                true
+            }
         }
     }
 
@@ -1224,7 +1248,8 @@ impl WorkerState {
             && out["state"] == "COMPLETE"
             && let Some(target) = p.target_state()
         {
-            self.wait_vm_state(&vm_uuid, target, started).await;
+            self.wait_vm_state(&vm_uuid, target, started, progress)
+                .await;
             expected = Some(target);
         }
         let after = self
@@ -1258,14 +1283,22 @@ impl WorkerState {
         Ok(out)
     }
 
-    async fn wait_vm_state(&self, uuid: &str, target: &str, started: Instant) {
+    async fn wait_vm_state(
+        &self,
+        uuid: &str,
+        target: &str,
+        started: Instant,
+        progress: &ProgressSink,
+    ) {
         while started.elapsed() < self.wait_timeout {
             match self.cluster.get_one("VirDomain", uuid).await {
                 Ok(Some(vm)) if s(&vm, "state") == target => return,
                 Ok(Some(_)) => {}
                 _ => return,
             }
-            tokio::time::sleep(self.poll_interval).await;
+            if !progress.pause(self.poll_interval).await {
+                return;
+            }
         }
     }
 
@@ -1330,7 +1363,13 @@ impl WorkerState {
                     "message": format!("still {state} after {} s; poll task_status with this task_tag", self.wait_timeout.as_secs()),
                 }));
             }
-            tokio::time::sleep(self.poll_interval).await;
+            if !progress.pause(self.poll_interval).await {
+                return Ok(json!({
+                    "task_tag": tag,
+                    "state": state,
+                    "message": "the request was cancelled; the task continues on the cluster (see task_status)",
+                }));
+            }
         }
     }
 
