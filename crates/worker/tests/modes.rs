@@ -298,6 +298,21 @@ async fn wrong_join_secret_is_refused_and_retried() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // rmcp applies the same allowlist to /mcp.
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    for (host, status) in [("worker.example:7777", 200), ("evil.example", 403)] {
+        let r = http()
+            .post(worker.mcp_url())
+            .bearer_auth(TOKEN)
+            .header("host", host)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(init)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "Host {host}");
+    }
     worker.shutdown().await;
     let _ = stop_hub.send(());
 }
