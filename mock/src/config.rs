@@ -29,6 +29,9 @@ pub struct Faults {
     /// Probability (0..1) that a request has its connection closed without an answer.
     #[serde(alias = "drop_connections")]
     pub drop_connections_rate: f64,
+    /// When true, guests ignore ACPI SHUTDOWN (like many Windows VMs): the request is
+    /// accepted with an empty task tag and the VM keeps running.
+    pub ignore_acpi: bool,
 }
 
 impl Faults {

@@ -417,9 +417,10 @@ async fn vm_action(
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
+    let ignore_acpi = sh.faults.get().ignore_acpi;
     let now = Instant::now();
     let mut state = write_state(&sh, now);
-    task_response(state.vm_actions(actions, &session.0, now))
+    task_response(state.vm_actions(actions, &session.0, now, ignore_acpi))
 }
 
 fn parse_actions(body: &Bytes) -> Result<Vec<VmAction>, ApiError> {
@@ -683,8 +684,15 @@ fn roll(rng: &mut impl Rng, p: f64) -> bool {
 async fn serve_request(
     sh: Arc<Shared>,
     router: Router,
+    peer: std::net::SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> Result<Response, DroppedConnection> {
+    if req.uri().path().starts_with("/_sim") && !peer.ip().is_loopback() {
+        return Ok(error_json(
+            StatusCode::FORBIDDEN,
+            "the /_sim control routes answer loopback clients only",
+        ));
+    }
     if req.uri().path().starts_with("/rest/") {
         let f = sh.faults.get();
         let (drop, delay, fail) = {
@@ -740,7 +748,7 @@ pub(crate) async fn accept_loop(
         tokio::select! {
             _ = &mut stop => break,
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(pair) => pair,
                     Err(e) => {
                         tracing::warn!(error = %e, "simulator accept failed");
@@ -752,7 +760,7 @@ pub(crate) async fn accept_loop(
                 let (sh, router, tls) = (shared.clone(), router.clone(), tls.clone());
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
-                        serve_request(sh.clone(), router.clone(), req)
+                        serve_request(sh.clone(), router.clone(), peer, req)
                     });
                     let http = hyper::server::conn::http1::Builder::new();
                     match tls {

@@ -580,6 +580,7 @@ impl SimState {
         actions: Vec<VmAction>,
         session_id: &str,
         now: Instant,
+        ignore_acpi: bool,
     ) -> Result<TaskResult, ApiError> {
         if actions.is_empty() {
             return Err(ApiError::Validation(
@@ -619,6 +620,10 @@ impl SimState {
         let unix = unix_now();
         let mut queued = Vec::new();
         for a in actions {
+            if a.action == "SHUTDOWN" && ignore_acpi {
+                // The guest ignores the ACPI request: accepted, nothing happens.
+                continue;
+            }
             if a.action == "SHUTDOWN" {
                 let token = self.next_token;
                 self.next_token += 1;
@@ -1292,7 +1297,9 @@ mod tests {
             action: a.into(),
             node: None,
         };
-        let r = s.vm_actions(vec![action("START")], "sess", t0).unwrap();
+        let r = s
+            .vm_actions(vec![action("START")], "sess", t0, false)
+            .unwrap();
         let mut at = |secs: u64| {
             let now = t0 + Duration::from_secs(secs);
             s.advance(now);
@@ -1306,7 +1313,9 @@ mod tests {
 
         // ACPI shutdown: no tag, SHUTDOWN until shutdown_duration has passed, then SHUTOFF.
         let t1 = t0 + Duration::from_secs(20);
-        let r = s.vm_actions(vec![action("SHUTDOWN")], "sess", t1).unwrap();
+        let r = s
+            .vm_actions(vec![action("SHUTDOWN")], "sess", t1, false)
+            .unwrap();
         assert_eq!(r.task_tag, "");
         s.advance(t1 + Duration::from_secs(3));
         assert_eq!(s.vm(&vm).unwrap().state, "SHUTDOWN");

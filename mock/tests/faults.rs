@@ -124,3 +124,28 @@ async fn drop_rate_one_drops_every_rest_request() {
     assert_eq!(api.get("/Cluster").await.0, 200);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn guests_can_ignore_acpi_shutdown() {
+    let sim = start(fast_config(Archetype::Datacenter, 6)).await;
+    let api = Api::login(&sim).await;
+    sim.faults().update(|f| f.ignore_acpi = true);
+    let vm = api.vm_in_state("RUNNING").await;
+    let uuid = vm["uuid"].as_str().unwrap();
+    let (status, body) = api.action(uuid, "SHUTDOWN").await;
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["taskTag"], "");
+    // Well past the configured shutdown time, the guest still runs; STOP is the way out.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(api.vm(uuid).await["state"], "RUNNING");
+    let (tag, _) = api
+        .mutate(
+            "POST",
+            "/VirDomain/action",
+            json!([{"virDomainUUID": uuid, "actionType": "STOP"}]),
+        )
+        .await;
+    api.wait_task(&tag).await;
+    assert_eq!(api.vm(uuid).await["state"], "SHUTOFF");
+    sim.shutdown().await;
+}

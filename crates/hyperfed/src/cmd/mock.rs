@@ -94,6 +94,9 @@ pub struct ServeArgs {
     /// Fraction (0..1) of /rest/v1 requests answered 500/503.
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
+    /// Guests ignore ACPI SHUTDOWN (the VM keeps running until STOP), like many Windows VMs.
+    #[arg(long)]
+    pub ignore_acpi: bool,
     /// Idle session lifetime in milliseconds (sessions never expire by default).
     #[arg(long)]
     pub session_ttl: Option<u64>,
@@ -146,6 +149,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         jitter_ms: args.jitter,
         error_rate: args.error_rate,
         session_ttl_ms: args.session_ttl,
+        ignore_acpi: args.ignore_acpi,
         ..Faults::default()
     };
     let username = config.username.clone();
@@ -259,6 +263,7 @@ mod tests {
             "503",
             "--vm-count",
             "2000",
+            "--ignore-acpi",
         ])
         .unwrap();
         let s = args.serve;
@@ -269,6 +274,7 @@ mod tests {
         );
         assert_eq!((s.username.as_str(), s.password.as_str()), ("ops", "pw"));
         assert_eq!((s.session_error_status, s.vm_count), (503, Some(2000)));
+        assert!(s.ignore_acpi);
     }
 
     #[test]
