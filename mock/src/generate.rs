@@ -47,7 +47,28 @@ pub struct ClusterState {
     pub roles: Vec<Role>,
     /// Snapshot schedules (VMs point at them with `snapshotScheduleUUID`).
     pub schedules: Vec<SnapshotSchedule>,
+    /// Settings and rarely-used collections served as-is, keyed by REST collection name
+    /// (`DNSConfig`, `TimeSource`, `TimeZone`, and empty ones such as `GPU` or `Update`).
+    pub settings: BTreeMap<String, Vec<Value>>,
 }
+
+/// Collections the simulator serves verbatim from [`ClusterState::settings`].
+pub const SETTINGS_COLLECTIONS: &[&str] = &[
+    "DNSConfig",
+    "TimeSource",
+    "TimeZone",
+    "AlertSMTPConfig",
+    "AlertEmailTarget",
+    "AlertSyslogTarget",
+    "NucleusKey",
+    "GPU",
+    "Update",
+    "MonitoringConfig",
+    "OIDCConfig",
+    "Registration",
+    "RemoteClusterConnection",
+    "VirDomainReplication",
+];
 
 /// Generates the cluster for `archetype` and `seed` with the archetype's own VM count.
 pub fn generate(archetype: Archetype, seed: u64) -> ClusterState {
@@ -355,6 +376,7 @@ impl Generator {
         // Drawn last so adding schedules left every earlier value of a seed unchanged.
         let schedules = self.schedules();
         self.assign_schedules(&mut vms, &schedules);
+        let settings = self.settings(&nodes);
         ClusterState {
             archetype: self.archetype,
             seed: self.seed,
@@ -369,7 +391,49 @@ impl Generator {
             users,
             roles,
             schedules,
+            settings,
         }
+    }
+
+    fn settings(&mut self, nodes: &[Node]) -> BTreeMap<String, Vec<Value>> {
+        const ZONES: &[&str] = &[
+            "America/Chicago",
+            "America/New_York",
+            "Europe/Berlin",
+            "Europe/London",
+            "Asia/Singapore",
+        ];
+        let at = EPOCH;
+        let lan = nodes
+            .first()
+            .and_then(|n| n.lan_ip.rsplit_once('.').map(|(p, _)| p.to_owned()))
+            .unwrap_or_else(|| "10.0.0".to_owned());
+        let mut out: BTreeMap<String, Vec<Value>> = SETTINGS_COLLECTIONS
+            .iter()
+            .map(|c| ((*c).to_owned(), Vec::new()))
+            .collect();
+        let dns = self.uuid();
+        let ntp = self.uuid();
+        let tz = self.uuid();
+        let zone = *pick(&mut self.rng, ZONES);
+        out.insert(
+            "DNSConfig".into(),
+            vec![json!({
+                "uuid": dns,
+                "searchDomains": ["corp.example"],
+                "serverIPs": [format!("{lan}.2"), format!("{lan}.3")],
+                "latestTaskTag": TaskTagStatus::idle(&dns, at),
+            })],
+        );
+        out.insert(
+            "TimeSource".into(),
+            vec![json!({"uuid": ntp, "host": "pool.ntp.org", "latestTaskTag": TaskTagStatus::idle(&ntp, at)})],
+        );
+        out.insert(
+            "TimeZone".into(),
+            vec![json!({"uuid": tz, "timeZone": zone, "latestTaskTag": TaskTagStatus::idle(&tz, at)})],
+        );
+        out
     }
 
     fn schedules(&mut self) -> Vec<SnapshotSchedule> {

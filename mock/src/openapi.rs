@@ -144,6 +144,83 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/TaskTag", "TaskTag", "List task statuses"),
     ("get", "/TaskTag/{taskTag}", "TaskTag", "Get a task status"),
     ("get", "/openapi.json", "Health", "This document"),
+    ("get", "/DNSConfig", "DNSConfig", "List DNS settings"),
+    ("get", "/DNSConfig/{uuid}", "DNSConfig", "Get DNS settings"),
+    ("get", "/TimeSource", "TimeSource", "List NTP time sources"),
+    (
+        "get",
+        "/TimeSource/{uuid}",
+        "TimeSource",
+        "Get an NTP time source",
+    ),
+    ("get", "/TimeZone", "TimeZone", "List the time zone setting"),
+    (
+        "get",
+        "/TimeZone/{uuid}",
+        "TimeZone",
+        "Get the time zone setting",
+    ),
+    (
+        "get",
+        "/AlertSMTPConfig",
+        "AlertSMTPConfig",
+        "List SMTP alert settings (empty)",
+    ),
+    (
+        "get",
+        "/AlertEmailTarget",
+        "AlertEmailTarget",
+        "List alert e-mail targets (empty)",
+    ),
+    (
+        "get",
+        "/AlertSyslogTarget",
+        "AlertSyslogTarget",
+        "List alert syslog targets (empty)",
+    ),
+    (
+        "get",
+        "/NucleusKey",
+        "NucleusKey",
+        "List nucleus keys (empty)",
+    ),
+    ("get", "/GPU", "GPU", "List GPUs (none simulated)"),
+    (
+        "get",
+        "/Update",
+        "Update",
+        "List available HyperCore updates (none)",
+    ),
+    (
+        "get",
+        "/MonitoringConfig",
+        "MonitoringConfig",
+        "List monitoring settings (empty)",
+    ),
+    (
+        "get",
+        "/OIDCConfig",
+        "OIDCConfig",
+        "List OIDC settings (empty)",
+    ),
+    (
+        "get",
+        "/Registration",
+        "Registration",
+        "List registration records (empty)",
+    ),
+    (
+        "get",
+        "/RemoteClusterConnection",
+        "RemoteClusterConnection",
+        "List remote cluster connections (empty)",
+    ),
+    (
+        "get",
+        "/VirDomainReplication",
+        "VirDomainReplication",
+        "List VM replications (empty)",
+    ),
 ];
 
 /// Builds the OpenAPI document describing [`ROUTES`].

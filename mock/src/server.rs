@@ -260,6 +260,8 @@ enum Kind {
     Role,
     TaskTag,
     SnapshotSchedule,
+    /// A collection served verbatim from `ClusterState::settings`.
+    Settings(&'static str),
 }
 
 fn filtered<'a, T: Serialize + 'a>(
@@ -360,6 +362,11 @@ fn read(sh: &Shared, kind: Kind, id: Option<&str>) -> Response {
         Kind::User => filtered(c.users.iter(), id, |x| &x.uuid),
         Kind::Role => filtered(c.roles.iter(), id, |x| &x.uuid),
         Kind::SnapshotSchedule => filtered(c.schedules.iter(), id, |x| &x.uuid),
+        Kind::Settings(name) => filtered(
+            c.settings.get(name).into_iter().flatten(),
+            id,
+            |x: &Value| x["uuid"].as_str().unwrap_or_default(),
+        ),
         Kind::TaskTag => match id {
             Some(tag) => ser(&state.task_get(tag, now)),
             None => ser(&state.task_list(now)),
@@ -658,6 +665,20 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         "/Role" => Kind::Role,
         "/TaskTag" => Kind::TaskTag,
         "/VirDomainSnapshotSchedule" => Kind::SnapshotSchedule,
+        "/DNSConfig" => Kind::Settings("DNSConfig"),
+        "/TimeSource" => Kind::Settings("TimeSource"),
+        "/TimeZone" => Kind::Settings("TimeZone"),
+        "/AlertSMTPConfig" => Kind::Settings("AlertSMTPConfig"),
+        "/AlertEmailTarget" => Kind::Settings("AlertEmailTarget"),
+        "/AlertSyslogTarget" => Kind::Settings("AlertSyslogTarget"),
+        "/NucleusKey" => Kind::Settings("NucleusKey"),
+        "/GPU" => Kind::Settings("GPU"),
+        "/Update" => Kind::Settings("Update"),
+        "/MonitoringConfig" => Kind::Settings("MonitoringConfig"),
+        "/OIDCConfig" => Kind::Settings("OIDCConfig"),
+        "/Registration" => Kind::Settings("Registration"),
+        "/RemoteClusterConnection" => Kind::Settings("RemoteClusterConnection"),
+        "/VirDomainReplication" => Kind::Settings("VirDomainReplication"),
     )
     .route_layer(middleware::from_fn_with_state(
         shared.clone(),

@@ -23,6 +23,8 @@ fn full_json(archetype: Archetype, seed: u64) -> String {
         serde_json::to_string(&c.virtual_disks).unwrap(),
         serde_json::to_string(&c.users).unwrap(),
         serde_json::to_string(&c.roles).unwrap(),
+        serde_json::to_string(&c.schedules).unwrap(),
+        serde_json::to_string(&c.settings).unwrap(),
     ] {
         out.push_str(&part);
     }
