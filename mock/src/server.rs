@@ -617,7 +617,13 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         Router::new()
             .route("/logout", post(logout))
             .route("/Condition/filter", get(condition_filter))
-            .route("/VirDomain/action", post(vm_action))
+            .route(
+                "/VirDomain/action",
+                // A GET treats "action" as a VM uuid, like the real cluster: no such VM, `[]`.
+                post(vm_action).get(|State(sh): State<Arc<Shared>>| async move {
+                    read(&sh, Kind::VirDomain, Some("action"))
+                }),
+            )
             .route(
                 "/VirDomain/{uuid}",
                 get(

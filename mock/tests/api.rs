@@ -171,6 +171,7 @@ async fn every_read_endpoint_returns_arrays_and_missing_ids_are_empty() {
     assert_eq!(body, json!({"status": "Active"}));
     assert!(api.list("/TaskTag/999999").await.is_empty());
     assert!(api.list("/TaskTag/not-a-number").await.is_empty());
+    assert!(api.list("/VirDomain/action").await.is_empty());
 
     // Users never carry a password; VM tags are a string; condition tags an array.
     for user in api.list("/User").await {
