@@ -266,6 +266,16 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     tracing::info!(mcp = %format!("http://{addr}/mcp"), read_only = config.read_only, "worker listening");
 
     let alias = Arc::new(RwLock::new(None));
+    if let Some(join) = &config.join
+        && join.advertise.is_none()
+        && addr.ip().is_unspecified()
+    {
+        tracing::warn!(
+            listen = %addr,
+            "joining the hub with an all-interfaces address: set --advertise http://<reachable host>:{}/mcp so the hub can call back",
+            addr.port()
+        );
+    }
     let joiner = config.join.clone().map(|join| {
         let worker_url = join
             .advertise
