@@ -439,6 +439,16 @@ async fn actions_change_the_cluster() {
         "{bad_uri}"
     );
 
+    // A waiting ACPI shutdown returns once the VM is really SHUTOFF (HyperCore's task may
+    // finish, or have no tag at all, before the guest is off).
+    let other = vm_in_state(&truth(&worker), "RUNNING");
+    let down = ok(&client, "vm_shutdown", json!({"vm": other["uuid"]})).await;
+    assert_eq!(down["vm"]["state"], "SHUTOFF", "{down}");
+    assert_eq!(
+        truth_vm(&truth(&worker), other["uuid"].as_str().unwrap())["state"],
+        "SHUTOFF"
+    );
+
     client.cancel().await.unwrap();
     worker.shutdown().await;
 }
