@@ -58,20 +58,27 @@ fn as_obj(v: Value) -> JsonObject {
 }
 
 fn input(props: Value, required: &[&str]) -> JsonObject {
-    as_obj(json!({
+    let mut schema = as_obj(json!({
         "type": "object",
         "properties": props,
-        "required": required,
         "additionalProperties": false,
-    }))
+    }));
+    // An empty `required` array is invalid in older JSON Schema drafts some clients use.
+    if !required.is_empty() {
+        schema.insert("required".into(), json!(required));
+    }
+    schema
 }
 
 fn output(props: Value, required: &[&str]) -> JsonObject {
-    as_obj(json!({
+    let mut schema = as_obj(json!({
         "type": "object",
         "properties": props,
-        "required": required,
-    }))
+    }));
+    if !required.is_empty() {
+        schema.insert("required".into(), json!(required));
+    }
+    schema
 }
 
 fn list_output(key: &str, item: Value) -> JsonObject {
