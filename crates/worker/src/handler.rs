@@ -60,8 +60,12 @@ impl ServerHandler for WorkerMcp {
             env!("CARGO_PKG_VERSION"),
         ))
         .with_instructions(format!(
-            "Tools for one SCALE Computing HyperCore cluster ('{}', icosVersion {}). Start with cluster_info or vm_list. Actions wait for their task by default. Destructive tools (vm_stop, vm_reset, vm_nmi, snapshot_delete) first return a preview and a confirm_token; repeat the same call with confirm_token to execute.",
-            id.name, id.icos_version
+            "Tools for one SCALE Computing HyperCore cluster{}. Start with cluster_info or vm_list. Actions wait for their task by default. Destructive tools (vm_stop, vm_reset, vm_nmi, snapshot_delete) first return a preview and a confirm_token; repeat the same call with confirm_token to execute.",
+            if id.name.is_empty() {
+                String::new()
+            } else {
+                format!(" ('{}', icosVersion {})", id.name, id.icos_version)
+            }
         ))
     }
 

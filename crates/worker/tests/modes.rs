@@ -503,3 +503,26 @@ async fn https_simulator_is_reached_through_its_certificate() {
     client.cancel().await.unwrap();
     worker.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_cluster_down_at_startup_is_picked_up_later() {
+    let mut cfg = config();
+    if let hyperfed_worker::ClusterSource::Mock(sim) = &mut cfg.cluster {
+        sim.faults.down = true;
+    }
+    let worker = hyperfed_worker::start(cfg).await.unwrap();
+    assert_eq!(worker.cluster_uuid(), None);
+    let client = mcp(&worker, TOKEN).await;
+    let down = err(&client, "cluster_info", json!({})).await;
+    assert!(down.contains("unavailable"), "{down}");
+    worker.sim().unwrap().faults().clear();
+    let info = ok(&client, "cluster_info", json!({})).await;
+    let uuid = truth(&worker)["cluster"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(info["cluster"]["uuid"], uuid.as_str());
+    assert_eq!(worker.cluster_uuid(), Some(uuid));
+    client.cancel().await.unwrap();
+    worker.shutdown().await;
+}

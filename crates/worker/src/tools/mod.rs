@@ -133,6 +133,10 @@ impl WorkerState {
             return Err(format!("unknown tool '{name}'"));
         };
         args::validate(name, &def.input, &args)?;
+        if self.identity().uuid.is_empty() {
+            // The cluster was unreachable at startup; previews and tokens need its identity.
+            let _ = self.refresh_identity().await;
+        }
         if def.read_only {
             tracing::debug!(tool = name, "tool call");
         } else {
