@@ -1,6 +1,7 @@
 //! The HTTP core of the client: one reqwest client per cluster, the shared session (lazy login,
-//! one transparent re-login), Basic auth, the per-client mutation lock, status-to-error mapping
-//! and debug logging (method, path, status, elapsed; never bodies or credentials).
+//! one transparent re-login), Basic auth, the per-client mutation lock, bounded retries of reads
+//! (never of mutations), status-to-error mapping and debug logging (method, path, status,
+//! elapsed, retries; never bodies or credentials).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::config::{AuthMode, ClusterConfig};
-use crate::error::{Error, Result, TransportKind, clean_server_text, server_message};
+use crate::error::{Error, Result, TransportKind, clean_server_text, humanize, server_message};
 use crate::model::strip_nulls;
 
 /// An async HyperCore REST client for one cluster; cheap to clone (all clones share one session).
@@ -30,6 +31,8 @@ pub(crate) struct Inner {
     auth_mode: AuthMode,
     basic_header: Option<HeaderValue>,
     request_timeout: Duration,
+    read_retries: u32,
+    retry_backoff: Duration,
     session: tokio::sync::Mutex<SessionSlot>,
     mutations: tokio::sync::Mutex<()>,
     logins: AtomicU64,
@@ -62,7 +65,12 @@ impl std::fmt::Debug for Client {
 pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) body: Vec<u8>,
+    /// How many attempts it took (more than 1 only for retried reads).
+    pub(crate) attempts: u32,
 }
+
+/// Longest single pause between two read attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// How a non-success status is turned into an [`Error`].
 #[derive(Clone, Copy)]
@@ -130,6 +138,8 @@ impl Client {
                 auth_mode: config.auth_mode,
                 basic_header,
                 request_timeout: config.request_timeout,
+                read_retries: config.read_retries.min(crate::config::MAX_READ_RETRIES),
+                retry_backoff: config.retry_backoff,
                 session: tokio::sync::Mutex::new(SessionSlot::default()),
                 mutations: tokio::sync::Mutex::new(()),
                 logins: AtomicU64::new(0),
@@ -300,13 +310,60 @@ impl Client {
         }
     }
 
-    /// Sends one request with authentication, re-logging in once when the session was rejected.
-    /// Mutating methods hold the per-client mutation lock for the whole exchange.
+    /// Sends one request with authentication. Reads (GET) that fail transiently are retried
+    /// with bounded, jittered exponential backoff within the request timeout; other methods are
+    /// sent exactly once.
     pub(crate) async fn execute(
         &self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
+    ) -> Result<Reply> {
+        if method != Method::GET {
+            return self.execute_once(&method, path, body, None).await;
+        }
+        let started = Instant::now();
+        let deadline = started + self.inner.request_timeout;
+        let mut attempt: u32 = 1;
+        loop {
+            let budget = deadline.saturating_duration_since(Instant::now());
+            let outcome = self
+                .execute_once(&method, path, body.clone(), Some(budget))
+                .await;
+            let cause = match &outcome {
+                Ok(reply) if transient_status(reply) => format!(
+                    "HTTP {}: {}",
+                    reply.status.as_u16(),
+                    server_message(&reply.body)
+                ),
+                Err(e) if e.is_retryable() => e.to_string(),
+                _ => {
+                    return outcome.map(|reply| Reply {
+                        attempts: attempt,
+                        ..reply
+                    });
+                }
+            };
+            let delay = backoff_delay(self.inner.retry_backoff, attempt);
+            if attempt > self.inner.read_retries || Instant::now() + delay >= deadline {
+                return gave_up(outcome, attempt);
+            }
+            tracing::debug!(method = %method, path = %log_path(path), attempt, cause = %cause,
+                delay_ms = delay.as_millis() as u64, "hypercore read failed; retrying");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// Sends one request with authentication, re-logging in once when the session was rejected.
+    /// Mutating methods hold the per-client mutation lock for the whole exchange. `budget`
+    /// bounds this attempt (None: the client's request timeout).
+    async fn execute_once(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        budget: Option<Duration>,
     ) -> Result<Reply> {
         let _guard = if method == Method::GET || method == Method::HEAD {
             None
@@ -314,7 +371,9 @@ impl Client {
             Some(self.inner.mutations.lock().await)
         };
         let auth = self.auth().await?;
-        let reply = self.send_once(&method, path, body.clone(), &auth).await?;
+        let reply = self
+            .send_once(method, path, body.clone(), &auth, budget)
+            .await?;
         let Auth::Cookie { generation, .. } = auth else {
             return Ok(reply);
         };
@@ -331,7 +390,7 @@ impl Client {
             }
             Err(other) => return Err(other),
         };
-        let reply = self.send_once(&method, path, body, &fresh).await?;
+        let reply = self.send_once(method, path, body, &fresh, budget).await?;
         if session_rejected(&reply) {
             return Err(Error::Session {
                 message: format!(
@@ -350,8 +409,10 @@ impl Client {
         path: &str,
         body: Option<Vec<u8>>,
         auth: &Auth,
+        budget: Option<Duration>,
     ) -> Result<Reply> {
         let what = format!("{method} /{}", log_path(path));
+        let mutation = method != Method::GET && method != Method::HEAD;
         let mut req = self
             .inner
             .http
@@ -364,20 +425,54 @@ impl Client {
         if let Some(body) = body {
             req = req.header(CONTENT_TYPE, "application/json").body(body);
         }
+        if let Some(budget) = budget {
+            req = req.timeout(budget);
+        }
         let started = Instant::now();
         let resp = req
             .send()
             .await
-            .map_err(|e| self.transport_error(e, &what))?;
+            .map_err(|e| self.send_error(e, &what, mutation))?;
         let status = resp.status();
         let body = resp
             .bytes()
             .await
-            .map_err(|e| self.transport_error(e, &what))?
+            .map_err(|e| self.send_error(e, &what, mutation))?
             .to_vec();
         tracing::debug!(method = %method, path = %log_path(path), status = status.as_u16(),
             elapsed_ms = started.elapsed().as_millis() as u64, "hypercore request");
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            body,
+            attempts: 1,
+        })
+    }
+
+    /// Maps a failure of a request in flight; for a mutation that may have reached the
+    /// cluster (anything but a failed connect) the outcome is unknown.
+    fn send_error(&self, e: reqwest::Error, what: &str, mutation: bool) -> Error {
+        if !mutation || e.is_connect() {
+            return self.transport_error(e, what);
+        }
+        let timed_out = e.is_timeout();
+        let message = match self.transport_error(e, what) {
+            // The connection never came up: the request was not sent.
+            err @ Error::Transport {
+                kind: TransportKind::Connect | TransportKind::Dns | TransportKind::Tls,
+                ..
+            } => return err,
+            Error::Transport { message, .. } => message,
+            _ if timed_out => format!(
+                "no complete answer within {}",
+                humanize(self.inner.request_timeout)
+            ),
+            other => other.to_string(),
+        };
+        Error::OutcomeUnknown {
+            what: what.to_owned(),
+            url: self.inner.base.clone(),
+            message,
+        }
     }
 
     pub(crate) fn transport_error(&self, e: reqwest::Error, what: &str) -> Error {
@@ -416,6 +511,10 @@ impl Client {
             },
             (500, Context::Action { .. }) => Error::InvalidState { message },
             (400..=499, _) => Error::Validation { status, message },
+            _ if reply.attempts > 1 => Error::Server {
+                status,
+                message: format!("{message} (gave up after {} attempts)", reply.attempts),
+            },
             _ => Error::Server { status, message },
         }
     }
@@ -474,6 +573,49 @@ fn session_rejected(reply: &Reply) -> bool {
             .to_ascii_lowercase()
             .contains("session"),
         _ => false,
+    }
+}
+
+/// True for a 500/502/503/504 answer that is not a session rejection: worth another read.
+fn transient_status(reply: &Reply) -> bool {
+    matches!(reply.status.as_u16(), 500 | 502 | 503 | 504) && !session_rejected(reply)
+}
+
+/// The pause before retry number `attempt` (1-based): `base` doubled per retry, capped at
+/// [`MAX_BACKOFF`], then jittered into its upper half.
+fn backoff_delay(base: Duration, attempt: u32) -> Duration {
+    use std::hash::BuildHasher;
+    let full = base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF);
+    // A random fraction in [0, 1) from the std library's per-instance random hash keys.
+    let random = std::collections::hash_map::RandomState::new().hash_one(attempt);
+    let fraction = (random >> 11) as f64 / (1u64 << 53) as f64;
+    full / 2 + full.mul_f64(fraction / 2.0)
+}
+
+/// The final outcome of a read that kept failing, noting how many attempts were made.
+fn gave_up(outcome: Result<Reply>, attempts: u32) -> Result<Reply> {
+    if attempts <= 1 {
+        return outcome;
+    }
+    let note = format!("gave up after {attempts} attempts");
+    match outcome {
+        Ok(reply) => Ok(Reply { attempts, ..reply }),
+        Err(Error::Transport { kind, url, message }) => Err(Error::Transport {
+            kind,
+            url,
+            message: format!("{message} ({note})"),
+        }),
+        Err(Error::Timeout { what, after }) => Err(Error::Timeout {
+            what: format!("{what} ({note})"),
+            after,
+        }),
+        Err(Error::Server { status, message }) => Err(Error::Server {
+            status,
+            message: format!("{message} ({note})"),
+        }),
+        Err(other) => Err(other),
     }
 }
 
@@ -622,6 +764,7 @@ mod tests {
         Reply {
             status: StatusCode::from_u16(status).unwrap(),
             body: body.as_bytes().to_vec(),
+            attempts: 1,
         }
     }
 
@@ -660,6 +803,63 @@ mod tests {
         assert!(e.is_retryable());
         let e = c.status_error(&reply(401, "{}"), res);
         assert!(matches!(e, Error::Auth { .. }));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let base = Duration::from_millis(100);
+        for _ in 0..50 {
+            let d1 = backoff_delay(base, 1);
+            assert!(d1 >= Duration::from_millis(50) && d1 <= base, "{d1:?}");
+            let d3 = backoff_delay(base, 3);
+            assert!(
+                d3 >= Duration::from_millis(200) && d3 <= Duration::from_millis(400),
+                "{d3:?}"
+            );
+            assert!(backoff_delay(base, 40) <= MAX_BACKOFF);
+        }
+        assert_eq!(backoff_delay(Duration::ZERO, 2), Duration::ZERO);
+    }
+
+    #[test]
+    fn only_non_session_5xx_answers_are_transient() {
+        for status in [500, 502, 503, 504] {
+            assert!(transient_status(&reply(status, "{}")), "{status}");
+        }
+        for status in [200, 400, 401, 404, 501] {
+            assert!(!transient_status(&reply(status, "{}")), "{status}");
+        }
+        assert!(!transient_status(&reply(
+            503,
+            r#"{"error":"expired session or no session passed"}"#
+        )));
+    }
+
+    #[test]
+    fn giving_up_names_the_attempts() {
+        let e = gave_up(
+            Err(Error::Transport {
+                kind: TransportKind::Io,
+                url: "u".into(),
+                message: "reset".into(),
+            }),
+            3,
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("gave up after 3 attempts"), "{e}");
+        let r = gave_up(Ok(reply(503, "busy")), 3).ok().unwrap();
+        let e = client().status_error(
+            &r,
+            Context::Resource {
+                kind: "Node",
+                id: "",
+            },
+        );
+        assert!(
+            matches!(&e, Error::Server { status: 503, message } if message.contains("gave up after 3 attempts")),
+            "{e:?}"
+        );
     }
 
     #[test]

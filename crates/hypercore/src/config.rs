@@ -1,5 +1,5 @@
-//! Connection settings for one HyperCore cluster: URL, credentials, auth mode, TLS trust and
-//! timeouts. Debug output never shows the password.
+//! Connection settings for one HyperCore cluster: URL, credentials, auth mode, TLS trust,
+//! timeouts and the read retry policy. Debug output never shows the password.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -66,12 +66,24 @@ pub struct ClusterConfig {
     pub request_timeout: Duration,
     /// TCP + TLS connect timeout.
     pub connect_timeout: Duration,
+    /// Extra attempts for a read (GET) that failed transiently; 0 disables read retries.
+    /// Capped at [`MAX_READ_RETRIES`]; all attempts together stay within `request_timeout`.
+    /// Mutations are never retried.
+    pub read_retries: u32,
+    /// Delay before the first read retry; it doubles on each further retry (with jitter).
+    pub retry_backoff: Duration,
 }
 
 /// Default whole-request timeout.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of read retries (3 attempts in total).
+pub const DEFAULT_READ_RETRIES: u32 = 2;
+/// Highest accepted number of read retries; larger settings are lowered to it.
+pub const MAX_READ_RETRIES: u32 = 20;
+/// Default delay before the first read retry.
+pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
 
 impl ClusterConfig {
     /// A config with session auth, verified TLS and default timeouts.
@@ -83,6 +95,8 @@ impl ClusterConfig {
             tls: TlsMode::default(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_retries: DEFAULT_READ_RETRIES,
+            retry_backoff: DEFAULT_RETRY_BACKOFF,
         }
     }
 
@@ -107,6 +121,18 @@ impl ClusterConfig {
     /// Sets the connect timeout.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets how many times a transiently failed read is retried (0 disables retries).
+    pub fn with_read_retries(mut self, retries: u32) -> Self {
+        self.read_retries = retries;
+        self
+    }
+
+    /// Sets the delay before the first read retry (it doubles per retry, with jitter).
+    pub fn with_retry_backoff(mut self, backoff: Duration) -> Self {
+        self.retry_backoff = backoff;
         self
     }
 

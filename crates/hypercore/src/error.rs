@@ -97,6 +97,21 @@ pub enum Error {
         /// The underlying cause.
         message: String,
     },
+    /// A mutation's connection broke (or timed out) after the request may have reached the
+    /// cluster: the change may or may not have been applied. Never retried automatically.
+    #[error(
+        "outcome unknown for {what}: the connection to HyperCore at {url} failed after the request \
+         was sent ({message}); the cluster may or may not have applied the change: check the \
+         current state before trying again"
+    )]
+    OutcomeUnknown {
+        /// The request, e.g. `POST /VirDomain/action` (no query string, no body).
+        what: String,
+        /// The cluster base URL (never carries credentials).
+        url: String,
+        /// The underlying cause.
+        message: String,
+    },
     /// Something did not finish in time.
     #[error("timed out after {} waiting for {what}", humanize(*after))]
     Timeout {
@@ -137,7 +152,8 @@ pub enum Error {
     },
 }
 
-fn humanize(d: Duration) -> String {
+/// A duration as people read it: `150 ms`, `2.5 s`.
+pub(crate) fn humanize(d: Duration) -> String {
     if d.as_millis() < 1000 {
         format!("{} ms", d.as_millis())
     } else {
@@ -146,7 +162,8 @@ fn humanize(d: Duration) -> String {
 }
 
 impl Error {
-    /// True when repeating the same read could succeed (transport, timeout, 5xx).
+    /// True when repeating the same read could succeed (transport, timeout, 5xx); false for
+    /// [`Error::OutcomeUnknown`], which must not be retried blindly.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport { .. } | Error::Timeout { .. } => true,
@@ -197,6 +214,11 @@ impl Error {
             },
             Error::Transport { kind, url, message } => Error::Transport {
                 kind,
+                url,
+                message: s(message),
+            },
+            Error::OutcomeUnknown { what, url, message } => Error::OutcomeUnknown {
+                what,
                 url,
                 message: s(message),
             },
@@ -307,6 +329,23 @@ mod tests {
                 message: String::new()
             }
             .is_retryable()
+        );
+    }
+
+    #[test]
+    fn outcome_unknown_is_not_retryable_and_says_so() {
+        let e = Error::OutcomeUnknown {
+            what: "POST /VirDomain/action".into(),
+            url: "https://h/rest/v1".into(),
+            message: "connection closed before message completed".into(),
+        };
+        assert!(!e.is_retryable());
+        assert_eq!(e.status(), None);
+        let text = e.to_string();
+        assert!(
+            text.contains("may or may not have applied the change")
+                && text.contains("POST /VirDomain/action"),
+            "{text}"
         );
     }
 

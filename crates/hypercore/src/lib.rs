@@ -30,8 +30,11 @@
 //! ```
 //!
 //! Mutations are serialized per client (HyperCore does not cope well with parallel changes);
-//! reads run concurrently. Call [`Client::logout`] on shutdown: sessions are long-lived and
-//! each user has a session limit.
+//! reads run concurrently. Reads (GET) that fail transiently (connection failures, timeouts,
+//! HTTP 500/502/503/504) are retried with bounded exponential backoff
+//! ([`ClusterConfig::with_read_retries`]); mutations are never retried, and a mutation whose
+//! connection broke after sending fails with [`Error::OutcomeUnknown`]. Call
+//! [`Client::logout`] on shutdown: sessions are long-lived and each user has a session limit.
 
 mod client;
 mod config;
@@ -42,7 +45,8 @@ mod tls;
 
 pub use client::{Client, ClientStats};
 pub use config::{
-    AuthMode, ClusterConfig, Credentials, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, TlsMode,
+    AuthMode, ClusterConfig, Credentials, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_RETRIES,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_BACKOFF, MAX_READ_RETRIES, TlsMode,
 };
 pub use error::{Error, Result, TransportKind};
 pub use hyperfed_protocol::Secret;
