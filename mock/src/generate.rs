@@ -544,7 +544,12 @@ impl Generator {
             _ => *pick(&mut self.rng, &[4, 6, 8]),
         };
         let hybrid = chance(&mut self.rng, 0.5);
-        let drive_size = *pick(&mut self.rng, &[960, 1920, 3840, 4000, 8000]) * 1_000_000_000i64;
+        let sizes: &[i64] = match self.archetype {
+            // Small boxes at the edge.
+            Archetype::Edge => &[480, 960, 1920, 3840],
+            _ => &[960, 1920, 3840, 4000, 8000],
+        };
+        let drive_size = *pick(&mut self.rng, sizes) * 1_000_000_000i64;
         let mut drives = Vec::new();
         for slot in 0..drive_count {
             drives.push(self.drive(&uuid, slot, hybrid && slot == 0, drive_size));
