@@ -1,0 +1,1 @@
+//! Security tests at the process level (being written).
