@@ -197,6 +197,11 @@ pub(crate) fn router(hub: Arc<Hub>) -> Router {
         .map(String::from)
         .collect();
     hosts.extend(hub.config.allowed_hosts.iter().cloned());
+    // A hub bound to one specific address also answers to that address.
+    let ip = hub.config.listen.ip();
+    if !ip.is_unspecified() && !ip.is_loopback() {
+        hosts.push(ip.to_string());
+    }
     let mut config =
         StreamableHttpServerConfig::default().with_cancellation_token(hub.shutdown.child_token());
     config = if hosts.iter().any(|h| h == "*") {

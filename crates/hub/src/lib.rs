@@ -74,6 +74,7 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
     let hub = Hub::new(config, store)?;
     let app = http::router(hub.clone());
     let stop = hub.shutdown.clone();
+    let stop_all = hub.shutdown.clone();
     let server = tokio::spawn(async move {
         // TCP_NODELAY: small JSON-RPC answers must not wait for delayed ACKs (~40 ms).
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -83,6 +84,8 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "hub HTTP server failed");
         }
+        // However the server ended, stop everything else too (`HubHandle::stopped` resolves).
+        stop_all.cancel();
     });
     let health = tokio::spawn(hub.clone().health_loop());
     tracing::info!(%addr, clusters = hub.registry.len(), mode = %hub.config.tools_mode, "hub listening");

@@ -16,6 +16,23 @@ use crate::http::Principal;
 use crate::route::{self, CallContext};
 use crate::state::Hub;
 
+/// Tools per tools/list page: large fleets stay far below clients' 16 MiB message limits.
+const TOOLS_PAGE: usize = 1000;
+/// Our own opaque cursor form (never a worker's cursor).
+const CURSOR_PREFIX: &str = "hf1.";
+
+fn parse_cursor(cursor: &str) -> Option<usize> {
+    cursor.strip_prefix(CURSOR_PREFIX)?.parse().ok()
+}
+
+/// The slice of a `len`-item list served from `start`, and the cursor of the next page.
+fn page(len: usize, start: usize, size: usize) -> (std::ops::Range<usize>, Option<String>) {
+    let start = start.min(len);
+    let end = len.min(start.saturating_add(size));
+    let next = (end < len).then(|| format!("{CURSOR_PREFIX}{end}"));
+    (start..end, next)
+}
+
 /// One MCP session's handler: a cheap handle on the shared hub.
 #[derive(Clone)]
 pub(crate) struct HubServer {
@@ -63,13 +80,25 @@ impl ServerHandler for HubServer {
 
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let catalog = self.hub.catalog();
-        Ok(ListToolsResult::with_all_items(
-            catalog.tools.as_ref().clone(),
-        ))
+        let start = match request.and_then(|r| r.cursor) {
+            None => 0,
+            Some(c) => parse_cursor(&c).ok_or_else(|| {
+                ErrorData::invalid_params(
+                    "invalid tools/list cursor: pass back the nextCursor of the previous page",
+                    None,
+                )
+            })?,
+        };
+        let tools = catalog.tools.as_ref();
+        let (range, next) = page(tools.len(), start, TOOLS_PAGE);
+        let mut result =
+            ListToolsResult::with_all_items(tools.get(range).unwrap_or_default().to_vec());
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn call_tool(
@@ -87,5 +116,25 @@ impl ServerHandler for HubServer {
             Err(HubError::BadRequest(msg)) => Err(ErrorData::invalid_params(msg, None)),
             Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_with_our_own_cursor() {
+        let (r, next) = page(2500, 0, 1000);
+        assert_eq!(r, 0..1000);
+        let start = parse_cursor(next.as_deref().unwrap()).unwrap();
+        let (r, next) = page(2500, start, 1000);
+        assert_eq!(r, 1000..2000);
+        let (r, next) = page(2500, parse_cursor(&next.unwrap()).unwrap(), 1000);
+        assert_eq!((r, next), (2000..2500, None));
+        assert_eq!(page(10, 0, 1000), (0..10, None));
+        assert_eq!(page(10, 50, 1000), (10..10, None));
+        assert!(parse_cursor("bogus").is_none());
+        assert!(parse_cursor("hf1.x").is_none());
     }
 }
