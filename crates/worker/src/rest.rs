@@ -44,7 +44,7 @@ fn tool_error_status(message: &str) -> StatusCode {
         StatusCode::NOT_FOUND
     } else if message.contains("is ambiguous") {
         StatusCode::CONFLICT
-    } else if message.contains("cluster is unavailable") {
+    } else if message.contains("is unavailable right now") {
         StatusCode::BAD_GATEWAY
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -140,7 +140,7 @@ async fn vms(State(state): State<Shared>, Query(q): Query<HashMap<String, String
     }
     match state.call_tool("vm_list", args, ProgressSink::none()).await {
         Ok(v) => Json(v).into_response(),
-        Err(m) if m.contains("cluster is unavailable") => error(StatusCode::BAD_GATEWAY, m),
+        Err(m) if m.contains("is unavailable right now") => error(StatusCode::BAD_GATEWAY, m),
         Err(m) => error(StatusCode::BAD_REQUEST, m),
     }
 }

@@ -148,6 +148,7 @@ async fn connect(
         catalog: Catalog::new(config.read_only, config.allow_raw_writes),
         confirmations: Confirmations::new(config.confirm_ttl),
         identity: RwLock::new(Default::default()),
+        alias: Arc::new(RwLock::new(None)),
         wait_timeout: config.wait_timeout,
         poll_interval: config.poll_interval,
         openapi: tokio::sync::OnceCell::new(),
@@ -265,7 +266,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     });
     tracing::info!(mcp = %format!("http://{addr}/mcp"), read_only = config.read_only, "worker listening");
 
-    let alias = Arc::new(RwLock::new(None));
+    let alias = state.alias.clone();
     if let Some(join) = &config.join
         && join.advertise.is_none()
         && addr.ip().is_unspecified()

@@ -266,6 +266,11 @@ async fn joins_a_hub_heartbeats_rejoins_and_accepts_hub_call_tokens() {
     let client = mcp(&worker, &good).await;
     let info = ok(&client, "cluster_info", json!({})).await;
     assert_eq!(info["cluster"]["uuid"], uuid.as_str());
+    // While joined, cluster failures name the hub alias.
+    worker.sim().unwrap().faults().update(|f| f.down = true);
+    let down = err(&client, "vm_list", json!({})).await;
+    assert!(down.contains("'test-dc-1'"), "{down}");
+    worker.sim().unwrap().faults().clear();
     client.cancel().await.unwrap();
 
     worker.shutdown().await;
@@ -464,7 +469,14 @@ async fn expired_sessions_are_renewed_and_outages_are_tool_errors() {
 
     faults.update(|f| f.down = true);
     let down = err(&client, "vm_list", json!({})).await;
-    assert!(down.contains("unavailable"), "{down}");
+    let name = truth(&worker)["cluster"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        down.contains("unavailable") && down.contains(&name),
+        "{down}"
+    );
     let health: Value = http()
         .get(format!("{}/health", worker.base_url()))
         .send()
@@ -482,6 +494,17 @@ async fn expired_sessions_are_renewed_and_outages_are_tool_errors() {
         .await
         .unwrap();
     assert_eq!(status.status(), 502);
+
+    // Every request answered 500 (beyond the client's read retries): a tool error naming the cluster.
+    faults.update(|f| {
+        f.down = false;
+        f.error_rate = 1.0;
+    });
+    let failing = err(&client, "vm_list", json!({})).await;
+    assert!(
+        failing.contains(&name) && failing.contains("HTTP 5"),
+        "{failing}"
+    );
 
     faults.clear();
     ok(&client, "ping", json!({})).await;

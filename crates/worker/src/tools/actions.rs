@@ -7,7 +7,7 @@ use hypercore::{CloneSpec, ExportSpec};
 use hyperfed_protocol::redact_uri;
 use serde_json::{Map, Value, json};
 
-use super::shape::{cluster_err, fill, is_uuid, n, redact_words, s, str_arg, vm_brief, wants_wait};
+use super::shape::{fill, is_uuid, n, redact_words, s, str_arg, vm_brief, wants_wait};
 use super::{ProgressSink, ToolResult, WorkerState};
 use crate::confirm::Binding;
 
@@ -61,7 +61,7 @@ impl WorkerState {
                 .cluster
                 .get_one("TaskTag", tag)
                 .await
-                .map_err(cluster_err)?;
+                .map_err(|e| self.cluster_err(e))?;
             let Some(t) = t else {
                 // An unknown tag counts as done (HyperCore forgets finished tasks).
                 return Ok(json!({"task_tag": tag, "state": "COMPLETE"}));
@@ -125,7 +125,7 @@ impl WorkerState {
             .client()
             .create_snapshot(&s(&vm, "uuid"), label)
             .await
-            .map_err(cluster_err)?;
+            .map_err(|e| self.cluster_err(e))?;
         let mut out = self.finish(&task.task_tag, a, progress, started).await?;
         out["created_uuid"] = json!(task.created_uuid);
         out["snapshot"] = json!({"uuid": task.created_uuid, "label": label});
@@ -149,7 +149,7 @@ impl WorkerState {
             .cluster
             .get_one("VirDomainSnapshot", snap_id)
             .await
-            .map_err(cluster_err)?
+            .map_err(|e| self.cluster_err(e))?
         else {
             return Err(format!(
                 "no snapshot with uuid {snap_id} on this cluster (see snapshot_list)"
@@ -181,7 +181,7 @@ impl WorkerState {
             .client()
             .delete_snapshot(snap_id)
             .await
-            .map_err(cluster_err)?;
+            .map_err(|e| self.cluster_err(e))?;
         let mut out = self.finish(&task.task_tag, a, progress, started).await?;
         out["snapshot"] = json!({"uuid": snap_id, "label": s(&snap, "label")});
         if let Some(vm) = &vm {
@@ -208,7 +208,7 @@ impl WorkerState {
             .cluster
             .get_one("VirDomainSnapshot", snap)
             .await
-            .map_err(cluster_err)?
+            .map_err(|e| self.cluster_err(e))?
         {
             None => Err(format!(
                 "no snapshot with uuid {snap} on this cluster (see snapshot_list)"
@@ -252,7 +252,7 @@ impl WorkerState {
             .client()
             .clone_vm(&s(&vm, "uuid"), spec)
             .await
-            .map_err(cluster_err)?;
+            .map_err(|e| self.cluster_err(e))?;
         let mut out = self.finish(&task.task_tag, a, progress, started).await?;
         out["created_uuid"] = json!(task.created_uuid);
         out["clone"] = json!({"uuid": task.created_uuid, "name": name});
@@ -295,7 +295,7 @@ impl WorkerState {
             .client()
             .export_vm(&s(&vm, "uuid"), spec)
             .await
-            .map_err(|e| redact_words(&cluster_err(e)).replace(&uri, &shown))?;
+            .map_err(|e| redact_words(&self.cluster_err(e)).replace(&uri, &shown))?;
         let mut out = self
             .finish(&task.task_tag, a, progress, started)
             .await

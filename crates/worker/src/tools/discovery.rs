@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::shape::{cluster_err, s, str_arg};
+use super::shape::{s, str_arg};
 use super::{ToolResult, WorkerState};
 use crate::cluster::Method;
 use crate::confirm::Binding;
@@ -12,7 +12,12 @@ impl WorkerState {
     pub(super) async fn api_search(&self, a: &Map<String, Value>) -> ToolResult {
         let doc = self
             .openapi
-            .get_or_try_init(|| async { self.cluster.openapi().await.map_err(cluster_err) })
+            .get_or_try_init(|| async {
+                self.cluster
+                    .openapi()
+                    .await
+                    .map_err(|e| self.cluster_err(e))
+            })
             .await?;
         let query = str_arg(a, "query").unwrap_or_default().to_lowercase();
         let terms: Vec<&str> = query
@@ -124,7 +129,7 @@ impl WorkerState {
             .cluster
             .raw(method, path, body)
             .await
-            .map_err(cluster_err)?;
+            .map_err(|e| self.cluster_err(e))?;
         Ok(json!({
             "status": status,
             "method": method_s,

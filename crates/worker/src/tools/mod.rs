@@ -96,6 +96,7 @@ pub struct WorkerState {
     pub(crate) catalog: Catalog,
     pub(crate) confirmations: Confirmations,
     pub(crate) identity: std::sync::RwLock<ClusterIdentity>,
+    pub(crate) alias: std::sync::Arc<std::sync::RwLock<Option<String>>>,
     pub(crate) wait_timeout: Duration,
     pub(crate) poll_interval: Duration,
     pub(crate) openapi: tokio::sync::OnceCell<Value>,
@@ -105,6 +106,24 @@ impl WorkerState {
     /// The cluster identity (uuid, name, version) as known now.
     pub fn identity(&self) -> ClusterIdentity {
         self.identity.read().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    /// How errors name this cluster: the hub alias while joined, else the cluster name.
+    pub fn cluster_label(&self) -> String {
+        if let Some(alias) = self.alias.read().ok().and_then(|g| g.clone()) {
+            return alias;
+        }
+        let name = self.identity().name;
+        if name.is_empty() {
+            "this cluster".to_owned()
+        } else {
+            name
+        }
+    }
+
+    /// A HyperCore failure as a message that names the cluster.
+    pub(crate) fn cluster_err(&self, e: hypercore::Error) -> String {
+        shape::cluster_err(&self.cluster_label(), e)
     }
 
     /// Re-reads the cluster identity from `/Cluster`.

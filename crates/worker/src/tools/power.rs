@@ -7,7 +7,7 @@ use std::time::Instant;
 use hypercore::VmAction;
 use serde_json::{Map, Value, json};
 
-use super::shape::{cluster_err, s, str_arg, vm_brief, wants_wait};
+use super::shape::{s, str_arg, vm_brief, wants_wait};
 use super::{ProgressSink, ToolResult, WorkerState};
 use crate::confirm::Binding;
 
@@ -181,7 +181,11 @@ impl WorkerState {
         let mut node_uuid = None;
         if p == Power::Migrate {
             let target = str_arg(a, "node").unwrap_or_default().trim().to_owned();
-            let nodes = self.cluster.get_all("Node").await.map_err(cluster_err)?;
+            let nodes = self
+                .cluster
+                .get_all("Node")
+                .await
+                .map_err(|e| self.cluster_err(e))?;
             let Some(node) = nodes.iter().find(|x| s(x, "uuid") == target) else {
                 let known: Vec<String> = nodes
                     .iter()
@@ -254,7 +258,7 @@ impl WorkerState {
                     s(&vm, "state")
                 ));
             }
-            Err(e) => return Err(cluster_err(e)),
+            Err(e) => return Err(self.cluster_err(e)),
         };
         tracing::info!(tool, vm = %vm_uuid, task = %task.task_tag, "action submitted");
         let mut out = self.finish(&task.task_tag, a, progress, started).await?;

@@ -7,8 +7,7 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 
 use super::shape::{
-    b, cluster_err, f, fill, is_uuid, looks_like_uuid, n, s, severity_rank, str_arg, tags_of,
-    vm_row,
+    b, f, fill, is_uuid, looks_like_uuid, n, s, severity_rank, str_arg, tags_of, vm_row,
 };
 use super::{ToolResult, WorkerState};
 use crate::cluster::Method;
@@ -23,10 +22,10 @@ impl WorkerState {
             self.cluster.get_all("Condition"),
             self.cluster.get_all("Drive"),
         );
-        let cl = cl.map_err(cluster_err)?;
-        let nodes = nodes.map_err(cluster_err)?;
-        let vms = vms.map_err(cluster_err)?;
-        let conds = conds.map_err(cluster_err)?;
+        let cl = cl.map_err(|e| self.cluster_err(e))?;
+        let nodes = nodes.map_err(|e| self.cluster_err(e))?;
+        let vms = vms.map_err(|e| self.cluster_err(e))?;
+        let conds = conds.map_err(|e| self.cluster_err(e))?;
         let drives = drives.unwrap_or_default();
         let c = cl.first().cloned().unwrap_or(Value::Null);
         let online = nodes
@@ -73,8 +72,8 @@ impl WorkerState {
             self.cluster.get_all("Node"),
             self.cluster.get_all("VirDomain")
         );
-        let nodes = nodes.map_err(cluster_err)?;
-        let vms = vms.map_err(cluster_err)?;
+        let nodes = nodes.map_err(|e| self.cluster_err(e))?;
+        let vms = vms.map_err(|e| self.cluster_err(e))?;
         let rows: Vec<Value> = nodes
             .iter()
             .map(|x| {
@@ -107,7 +106,7 @@ impl WorkerState {
             .cluster
             .get_all("VirDomain")
             .await
-            .map_err(cluster_err)?;
+            .map_err(|e| self.cluster_err(e))?;
         let state = str_arg(a, "state").map(str::to_ascii_uppercase);
         let name = str_arg(a, "name").map(str::to_lowercase);
         let tag = str_arg(a, "tag").map(str::to_lowercase);
@@ -139,7 +138,7 @@ impl WorkerState {
                 .cluster
                 .get_one("VirDomain", key)
                 .await
-                .map_err(cluster_err)?
+                .map_err(|e| self.cluster_err(e))?
             {
                 Some(vm) => Ok(vm),
                 None => Err(format!(
@@ -156,7 +155,7 @@ impl WorkerState {
             .cluster
             .get_all("VirDomain")
             .await
-            .map_err(cluster_err)?;
+            .map_err(|e| self.cluster_err(e))?;
         let matches: Vec<&Value> = vms.iter().filter(|v| s(v, "name") == key).collect();
         match matches.len() {
             1 => Ok(matches[0].clone()),
@@ -205,7 +204,7 @@ impl WorkerState {
             .cluster
             .get_all("VirDomain")
             .await
-            .map_err(cluster_err)?;
+            .map_err(|e| self.cluster_err(e))?;
         let names: HashMap<String, String> =
             vms.iter().map(|v| (s(v, "uuid"), s(v, "name"))).collect();
         let mut stats = match str_arg(a, "vm") {
@@ -215,7 +214,7 @@ impl WorkerState {
                 self.cluster
                     .get_one("VirDomainStats", &uuid)
                     .await
-                    .map_err(cluster_err)?
+                    .map_err(|e| self.cluster_err(e))?
                     .into_iter()
                     .collect::<Vec<_>>()
             }
@@ -223,7 +222,7 @@ impl WorkerState {
                 .cluster
                 .get_all("VirDomainStats")
                 .await
-                .map_err(cluster_err)?,
+                .map_err(|e| self.cluster_err(e))?,
         };
         stats.sort_by(|x, y| f(y, "cpuUsage").total_cmp(&f(x, "cpuUsage")));
         let limit = a.get("limit").and_then(Value::as_u64).unwrap_or(50) as usize;
@@ -278,8 +277,8 @@ impl WorkerState {
             self.cluster.get_all("VirDomainSnapshot"),
             self.cluster.get_all("VirDomain")
         );
-        let mut snaps = snaps.map_err(cluster_err)?;
-        let vms = vms.map_err(cluster_err)?;
+        let mut snaps = snaps.map_err(|e| self.cluster_err(e))?;
+        let vms = vms.map_err(|e| self.cluster_err(e))?;
         let names: HashMap<String, String> =
             vms.iter().map(|v| (s(v, "uuid"), s(v, "name"))).collect();
         if let Some(vm) = &vm {
@@ -316,7 +315,7 @@ impl WorkerState {
             .cluster
             .get_all("Condition")
             .await
-            .map_err(cluster_err)?;
+            .map_err(|e| self.cluster_err(e))?;
         let all = a.get("all").and_then(Value::as_bool).unwrap_or(false);
         let min = str_arg(a, "severity").map(severity_rank);
         let mut rows: Vec<Value> = conds
@@ -342,7 +341,11 @@ impl WorkerState {
     }
 
     pub(super) async fn drive_list(&self, a: &Map<String, Value>) -> ToolResult {
-        let drives = self.cluster.get_all("Drive").await.map_err(cluster_err)?;
+        let drives = self
+            .cluster
+            .get_all("Drive")
+            .await
+            .map_err(|e| self.cluster_err(e))?;
         let node = str_arg(a, "node");
         let unhealthy = a.get("unhealthy").and_then(Value::as_bool).unwrap_or(false);
         let rows: Vec<Value> = drives
@@ -379,7 +382,7 @@ impl WorkerState {
             .cluster
             .get_all(collection)
             .await
-            .map_err(cluster_err)?;
+            .map_err(|e| self.cluster_err(e))?;
         let rows: Vec<Value> = items.iter().map(row).collect();
         Ok(json!({"count": rows.len(), key: rows}))
     }
@@ -387,7 +390,7 @@ impl WorkerState {
     pub(super) async fn user_list(&self) -> ToolResult {
         let (users, roles) =
             futures::join!(self.cluster.get_all("User"), self.cluster.get_all("Role"));
-        let users = users.map_err(cluster_err)?;
+        let users = users.map_err(|e| self.cluster_err(e))?;
         let roles = roles.unwrap_or_default();
         let role_names: HashMap<String, String> =
             roles.iter().map(|r| (s(r, "uuid"), s(r, "name"))).collect();
@@ -449,7 +452,7 @@ impl WorkerState {
                     .cluster
                     .get_all(collection)
                     .await
-                    .map_err(cluster_err)?;
+                    .map_err(|e| self.cluster_err(e))?;
                 items.iter().map(row).collect()
             }
         };
@@ -467,7 +470,7 @@ impl WorkerState {
             .cluster
             .get_one("TaskTag", tag)
             .await
-            .map_err(cluster_err)?
+            .map_err(|e| self.cluster_err(e))?
         {
             None => Ok(
                 json!({"task_tag": tag, "found": false, "state": "UNKNOWN", "message": "no such task (it may have expired from the cluster's task list)"}),
@@ -493,7 +496,7 @@ impl WorkerState {
                 "latency_ms": start.elapsed().as_millis() as u64,
             })),
             Ok((status, _)) => Err(format!("the cluster answered /ping with HTTP {status}")),
-            Err(e) => Err(cluster_err(e)),
+            Err(e) => Err(self.cluster_err(e)),
         }
     }
 }

@@ -190,12 +190,17 @@ pub(super) fn iso_row(d: &Value) -> Value {
     })
 }
 
-pub(super) fn cluster_err(e: hypercore::Error) -> String {
+pub(super) fn cluster_err(label: &str, e: hypercore::Error) -> String {
     match e {
         hypercore::Error::Transport { .. } | hypercore::Error::Timeout { .. } => {
-            format!("the cluster is unavailable right now ({e}); try again shortly")
+            format!("cluster '{label}' is unavailable right now ({e}); try again shortly")
         }
-        other => other.to_string(),
+        hypercore::Error::Server { status, .. } if status >= 500 => {
+            format!(
+                "cluster '{label}' is unavailable right now: it failed to answer ({e}); try again shortly"
+            )
+        }
+        other => format!("cluster '{label}': {other}"),
     }
 }
 
