@@ -149,6 +149,7 @@ async fn connect(
         confirmations: Confirmations::new(config.confirm_ttl),
         identity: RwLock::new(Default::default()),
         alias: Arc::new(RwLock::new(None)),
+        action_lock: Arc::new(tokio::sync::Mutex::new(())),
         wait_timeout: config.wait_timeout,
         poll_interval: config.poll_interval,
         openapi: tokio::sync::OnceCell::new(),

@@ -890,3 +890,86 @@ async fn waiting_actions_send_progress_notifications() {
     client.cancel().await.unwrap();
     worker.shutdown().await;
 }
+
+/// Mutations on one cluster run one at a time: a second action is submitted only after the
+/// first one's task has ended (checked by watching the cluster's task list, not the clock).
+#[tokio::test]
+async fn actions_on_one_cluster_never_overlap() {
+    let worker = start().await;
+    let client = mcp(&worker, TOKEN).await;
+    let t0 = truth(&worker);
+    let off: Vec<String> = t0["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| {
+            v["state"] == "SHUTOFF" && v["replication_source"].as_str().unwrap_or("").is_empty()
+        })
+        .take(3)
+        .map(|v| v["uuid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(off.len(), 3, "need three SHUTOFF VMs");
+
+    let sim_tasks = format!("{}/rest/v1/TaskTag", worker.sim().unwrap().base_url());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut max_active = 0;
+            let mut seen = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let tasks: Value = http
+                    .get(&sim_tasks)
+                    .basic_auth("admin", Some("admin"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let active = tasks
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|t| t["state"] == "QUEUED" || t["state"] == "RUNNING")
+                    .count();
+                max_active = max_active.max(active);
+                seen += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            (max_active, seen)
+        })
+    };
+    let calls: Vec<_> = off
+        .iter()
+        .map(|uuid| {
+            let peer = client.peer().clone();
+            let uuid = uuid.clone();
+            tokio::spawn(async move {
+                peer.call_tool(
+                    CallToolRequestParams::new("vm_start").with_arguments(obj(json!({"vm": uuid}))),
+                )
+                .await
+                .unwrap()
+            })
+        })
+        .collect();
+    for c in calls {
+        let r = c.await.unwrap();
+        assert_ne!(r.is_error, Some(true), "{}", text(&r));
+        assert_eq!(r.structured_content.unwrap()["vm"]["state"], "RUNNING");
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (max_active, seen) = watcher.await.unwrap();
+    assert!(seen > 3, "the watcher did not observe the task list");
+    assert_eq!(
+        max_active, 1,
+        "two actions ran on the cluster at the same time"
+    );
+    for uuid in &off {
+        assert_eq!(truth_vm(&truth(&worker), uuid)["state"], "RUNNING");
+    }
+    client.cancel().await.unwrap();
+    worker.shutdown().await;
+}

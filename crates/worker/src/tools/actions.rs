@@ -8,7 +8,7 @@ use hyperfed_protocol::redact_uri;
 use serde_json::{Map, Value, json};
 
 use super::shape::{fill, is_uuid, n, redact_words, s, str_arg, vm_brief, wants_wait};
-use super::{ProgressSink, ToolResult, WorkerState};
+use super::{ActionGuard, ProgressSink, ToolResult, WorkerState};
 use crate::confirm::Binding;
 
 impl WorkerState {
@@ -39,6 +39,42 @@ impl WorkerState {
         }
     }
 
+    /// Takes this cluster's action lock (one mutation at a time per cluster, held until its
+    /// task ends); the flag says whether another action had to finish first.
+    pub(super) async fn begin_action(&self) -> Result<(ActionGuard, bool), String> {
+        if let Ok(guard) = self.action_lock.clone().try_lock_owned() {
+            return Ok((guard, false));
+        }
+        match tokio::time::timeout(self.wait_timeout, self.action_lock.clone().lock_owned()).await {
+            Ok(guard) => Ok((guard, true)),
+            Err(_) => Err(format!(
+                "cluster '{}' is busy: another action has been running for over {} s; try again later",
+                self.cluster_label(),
+                self.wait_timeout.as_secs()
+            )),
+        }
+    }
+
+    /// Keeps the action lock until task `tag` ends (or the wait bound passes), in the background.
+    pub(super) fn release_when_done(&self, tag: &str, guard: ActionGuard) {
+        if tag.is_empty() {
+            return;
+        }
+        let cluster = self.cluster.clone();
+        let (tag, poll, bound) = (tag.to_owned(), self.poll_interval, self.wait_timeout);
+        tokio::spawn(async move {
+            let started = Instant::now();
+            while started.elapsed() < bound {
+                match cluster.get_one("TaskTag", &tag).await {
+                    Ok(Some(t)) if matches!(s(&t, "state").as_str(), "QUEUED" | "RUNNING") => {}
+                    _ => break,
+                }
+                tokio::time::sleep(poll).await;
+            }
+            drop(guard);
+        });
+    }
+
     /// Waits for a task (unless `wait` is false) and shapes the common action result.
     pub(super) async fn finish(
         &self,
@@ -46,11 +82,13 @@ impl WorkerState {
         a: &Map<String, Value>,
         progress: &ProgressSink,
         started: Instant,
+        guard: ActionGuard,
     ) -> ToolResult {
         if tag.is_empty() {
             return Ok(json!({"task_tag": "", "state": "COMPLETE"}));
         }
         if !wants_wait(a) {
+            self.release_when_done(tag, guard);
             return Ok(
                 json!({"task_tag": tag, "state": "QUEUED", "message": "not waiting; poll task_status with this task_tag"}),
             );
@@ -101,6 +139,7 @@ impl WorkerState {
                 }));
             }
             if !progress.pause(self.poll_interval).await {
+                self.release_when_done(tag, guard);
                 return Ok(json!({
                     "task_tag": tag,
                     "state": state,
@@ -119,6 +158,7 @@ impl WorkerState {
             .resolve_vm(str_arg(a, "vm").unwrap_or_default())
             .await?;
         let label = str_arg(a, "label").unwrap_or_default();
+        let (guard, _) = self.begin_action().await?;
         let started = Instant::now();
         let task = self
             .cluster
@@ -126,7 +166,9 @@ impl WorkerState {
             .create_snapshot(&s(&vm, "uuid"), label)
             .await
             .map_err(|e| self.cluster_err(e))?;
-        let mut out = self.finish(&task.task_tag, a, progress, started).await?;
+        let mut out = self
+            .finish(&task.task_tag, a, progress, started, guard)
+            .await?;
         out["created_uuid"] = json!(task.created_uuid);
         out["snapshot"] = json!({"uuid": task.created_uuid, "label": label});
         out["vm"] = vm_brief(&vm);
@@ -175,6 +217,7 @@ impl WorkerState {
         })? {
             return Ok(resp);
         }
+        let (guard, _) = self.begin_action().await?;
         let started = Instant::now();
         let task = self
             .cluster
@@ -182,7 +225,9 @@ impl WorkerState {
             .delete_snapshot(snap_id)
             .await
             .map_err(|e| self.cluster_err(e))?;
-        let mut out = self.finish(&task.task_tag, a, progress, started).await?;
+        let mut out = self
+            .finish(&task.task_tag, a, progress, started, guard)
+            .await?;
         out["snapshot"] = json!({"uuid": snap_id, "label": s(&snap, "label")});
         if let Some(vm) = &vm {
             out["vm"] = vm_brief(vm);
@@ -246,6 +291,7 @@ impl WorkerState {
             snap_uuid: snap,
             ..CloneSpec::default()
         };
+        let (guard, _) = self.begin_action().await?;
         let started = Instant::now();
         let task = self
             .cluster
@@ -253,7 +299,9 @@ impl WorkerState {
             .clone_vm(&s(&vm, "uuid"), spec)
             .await
             .map_err(|e| self.cluster_err(e))?;
-        let mut out = self.finish(&task.task_tag, a, progress, started).await?;
+        let mut out = self
+            .finish(&task.task_tag, a, progress, started, guard)
+            .await?;
         out["created_uuid"] = json!(task.created_uuid);
         out["clone"] = json!({"uuid": task.created_uuid, "name": name});
         out["vm"] = vm_brief(&vm);
@@ -289,6 +337,7 @@ impl WorkerState {
             snap_uuid: snap,
             ..ExportSpec::default()
         };
+        let (guard, _) = self.begin_action().await?;
         let started = Instant::now();
         let task = self
             .cluster
@@ -297,7 +346,7 @@ impl WorkerState {
             .await
             .map_err(|e| redact_words(&self.cluster_err(e)).replace(&uri, &shown))?;
         let mut out = self
-            .finish(&task.task_tag, a, progress, started)
+            .finish(&task.task_tag, a, progress, started, guard)
             .await
             .map_err(|e| redact_words(&e).replace(&uri, &shown))?;
         out["uri"] = json!(shown);

@@ -125,11 +125,22 @@ impl WorkerState {
         } else if body.is_some() {
             return Err("api_request: a GET request takes no body".into());
         }
+        // Raw writes take the action lock like any other mutation and keep it while the task
+        // they started (if any) runs.
+        let guard = if method == Method::Get {
+            None
+        } else {
+            Some(self.begin_action().await?.0)
+        };
         let (status, resp) = self
             .cluster
             .raw(method, path, body)
             .await
             .map_err(|e| self.cluster_err(e))?;
+        if let Some(guard) = guard {
+            let tag = resp.get("taskTag").and_then(Value::as_str).unwrap_or("");
+            self.release_when_done(tag, guard);
+        }
         Ok(json!({
             "status": status,
             "method": method_s,

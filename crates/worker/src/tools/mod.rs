@@ -79,6 +79,9 @@ impl ProgressSink {
     }
 }
 
+/// Held while one action runs on the cluster (submission until its task ends).
+pub(crate) type ActionGuard = tokio::sync::OwnedMutexGuard<()>;
+
 /// The cluster's identity, learned at startup.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterIdentity {
@@ -97,6 +100,7 @@ pub struct WorkerState {
     pub(crate) confirmations: Confirmations,
     pub(crate) identity: std::sync::RwLock<ClusterIdentity>,
     pub(crate) alias: std::sync::Arc<std::sync::RwLock<Option<String>>>,
+    pub(crate) action_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     pub(crate) wait_timeout: Duration,
     pub(crate) poll_interval: Duration,
     pub(crate) openapi: tokio::sync::OnceCell<Value>,

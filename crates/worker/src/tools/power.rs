@@ -247,6 +247,24 @@ impl WorkerState {
             Power::Pause => VmAction::Pause,
             Power::Nmi => VmAction::Nmi,
         };
+        let (guard, waited) = self.begin_action().await?;
+        // Another action ran meanwhile: judge this one against the VM's state now.
+        let vm = if waited {
+            let Some(now) = self
+                .cluster
+                .get_one("VirDomain", &vm_uuid)
+                .await
+                .map_err(|e| self.cluster_err(e))?
+            else {
+                return Err(format!("VM {vm_uuid} no longer exists on this cluster"));
+            };
+            if let Some(why) = p.refuse(&now) {
+                return Err(why);
+            }
+            now
+        } else {
+            vm
+        };
         let started = Instant::now();
         let task = match self.cluster.client().vm_action(&vm_uuid, action).await {
             Ok(t) => t,
@@ -261,7 +279,9 @@ impl WorkerState {
             Err(e) => return Err(self.cluster_err(e)),
         };
         tracing::info!(tool, vm = %vm_uuid, task = %task.task_tag, "action submitted");
-        let mut out = self.finish(&task.task_tag, a, progress, started).await?;
+        let mut out = self
+            .finish(&task.task_tag, a, progress, started, guard)
+            .await?;
         // Task COMPLETE does not mean the VM reached its final state (ACPI shutdown, reboot).
         let mut expected = None;
         if wants_wait(a)
