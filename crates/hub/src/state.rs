@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use hyperfed_protocol::join::{MAX_CLOCK_SKEW, unix_now};
+use hyperfed_protocol::redact_uri;
 use hyperfed_protocol::{
     ClusterAlias, HeartbeatResponse, JoinError, JoinRequest, JoinResponse, WorkerClaims,
 };
@@ -251,11 +252,13 @@ impl Hub {
             .map_err(|_| {
                 JoinRefusal::Unreachable(format!(
                     "the hub could not reach the worker at {} within {} s",
-                    req.worker_url,
+                    redact_uri(&req.worker_url),
                     JOIN_CONNECT_TIMEOUT.as_secs()
                 ))
             })?
-            .map_err(JoinRefusal::Unreachable)?;
+            .map_err(|e| {
+                JoinRefusal::Unreachable(e.replace(&req.worker_url, &redact_uri(&req.worker_url)))
+            })?;
         let tools = validate::accept_tools(&alias, tools);
 
         let record = ClusterRecord {
@@ -307,7 +310,7 @@ impl Hub {
             tracing::warn!(cluster = %alias, error = %e, "could not persist the cluster registration");
         }
         self.vm_index.forget(&alias);
-        tracing::info!(cluster = %alias, url = %req.worker_url, tools = record.tools.len(), "cluster joined");
+        tracing::info!(cluster = %alias, url = %redact_uri(&req.worker_url), tools = record.tools.len(), "cluster joined");
         self.tools_changed();
         Ok(JoinResponse {
             worker_token: WorkerClaims::issue(
@@ -379,22 +382,22 @@ impl Hub {
     /// Marks clusters down whose heartbeats stopped; returns how many changed.
     pub(crate) fn check_health(self: &Arc<Self>) -> usize {
         let limit = self.config.heartbeat_interval * MISSED_HEARTBEATS;
-        let mut changed = 0;
+        let mut changed = Vec::new();
         for mut e in self.registry.iter_mut() {
             if e.health == Health::Up && e.last_seen.elapsed() > limit {
                 e.health = Health::Down;
                 tracing::warn!(cluster = %e.key(), "cluster missed its heartbeats; marked down");
-                changed += 1;
+                changed.push(e.record.clone());
             }
         }
-        if changed > 0 {
-            // Persist last_seen of everything once in a while (here: on changes).
-            for e in self.registry.iter() {
-                let _ = self.store.save_cluster(&e.record);
-            }
+        for record in &changed {
+            // Persist when it was last seen (heartbeats themselves are not written).
+            let _ = self.store.touch_cluster(record);
+        }
+        if !changed.is_empty() {
             self.tools_changed();
         }
-        changed
+        changed.len()
     }
 
     /// Background loop marking silent clusters down until shutdown.
@@ -500,7 +503,7 @@ impl Hub {
             }
         }
         for e in self.registry.iter() {
-            let _ = self.store.save_cluster(&e.record);
+            let _ = self.store.touch_cluster(&e.record);
         }
         self.store.close();
     }

@@ -4,15 +4,29 @@
 use std::path::Path;
 use std::sync::RwLock;
 
+use serde::{Deserialize, Serialize};
+
 use crate::audit::{AUDIT_TREE, AuditEntry};
 use crate::error::HubError;
 use crate::registry::ClusterRecord;
 
 const CLUSTERS_TREE: &str = "clusters";
+const TOOLS_TREE: &str = "cluster_tools";
+
+/// A cluster record as stored, without its tool list (kept in its own tree).
+#[derive(Serialize, Deserialize)]
+struct StoredCluster {
+    alias: String,
+    cluster_uuid: String,
+    cluster_name: String,
+    worker_url: String,
+    last_seen: u64,
+}
 
 struct Trees {
     db: sled::Db,
     clusters: sled::Tree,
+    tools: sled::Tree,
     audit: sled::Tree,
 }
 
@@ -49,11 +63,13 @@ impl Store {
             ))
         })?;
         let clusters = db.open_tree(CLUSTERS_TREE)?;
+        let tools = db.open_tree(TOOLS_TREE)?;
         let audit = db.open_tree(AUDIT_TREE)?;
         Ok(Store {
             trees: RwLock::new(Some(Trees {
                 db,
                 clusters,
+                tools,
                 audit,
             })),
         })
@@ -67,27 +83,63 @@ impl Store {
         }
     }
 
-    /// Every persisted cluster record.
+    /// Every persisted cluster record, with its tools.
     pub(crate) fn load_clusters(&self) -> Result<Vec<ClusterRecord>, HubError> {
         self.with(|t| {
             let mut out = Vec::new();
             for item in t.clusters.iter() {
                 let (key, value) = item?;
-                match serde_json::from_slice::<ClusterRecord>(&value) {
-                    Ok(r) => out.push(r),
-                    Err(e) => tracing::warn!(
-                        key = %String::from_utf8_lossy(&key), error = %e,
-                        "skipping an unreadable cluster record"
-                    ),
-                }
+                let meta = match serde_json::from_slice::<StoredCluster>(&value) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(
+                            key = %String::from_utf8_lossy(&key), error = %e,
+                            "skipping an unreadable cluster record"
+                        );
+                        continue;
+                    }
+                };
+                let tools = match t.tools.get(&key)? {
+                    Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                        tracing::warn!(cluster = %meta.alias, error = %e, "unreadable stored tool list");
+                        Vec::new()
+                    }),
+                    None => Vec::new(),
+                };
+                out.push(ClusterRecord {
+                    alias: meta.alias,
+                    cluster_uuid: meta.cluster_uuid,
+                    cluster_name: meta.cluster_name,
+                    worker_url: meta.worker_url,
+                    last_seen: meta.last_seen,
+                    tools,
+                });
             }
             Ok(out)
         })
     }
 
-    /// Writes (or replaces) a cluster record; flushed in the background by sled.
+    /// Writes (or replaces) a cluster record and its tool list; flushed in the background.
     pub(crate) fn save_cluster(&self, record: &ClusterRecord) -> Result<(), HubError> {
-        let bytes = serde_json::to_vec(record).map_err(|e| HubError::Storage(e.to_string()))?;
+        let tools =
+            serde_json::to_vec(&record.tools).map_err(|e| HubError::Storage(e.to_string()))?;
+        self.with(|t| {
+            t.tools.insert(record.alias.as_bytes(), tools)?;
+            Ok(())
+        })?;
+        self.touch_cluster(record)
+    }
+
+    /// Writes a cluster record without its (large, unchanged) tool list, e.g. for last_seen.
+    pub(crate) fn touch_cluster(&self, record: &ClusterRecord) -> Result<(), HubError> {
+        let meta = StoredCluster {
+            alias: record.alias.clone(),
+            cluster_uuid: record.cluster_uuid.clone(),
+            cluster_name: record.cluster_name.clone(),
+            worker_url: record.worker_url.clone(),
+            last_seen: record.last_seen,
+        };
+        let bytes = serde_json::to_vec(&meta).map_err(|e| HubError::Storage(e.to_string()))?;
         self.with(|t| {
             t.clusters.insert(record.alias.as_bytes(), bytes)?;
             Ok(())
@@ -98,6 +150,7 @@ impl Store {
     pub(crate) fn remove_cluster(&self, alias: &str) -> Result<(), HubError> {
         self.with(|t| {
             t.clusters.remove(alias.as_bytes())?;
+            t.tools.remove(alias.as_bytes())?;
             Ok(())
         })
     }
