@@ -1,6 +1,7 @@
 //! The hub's shared state and its registry operations: join, heartbeat, leave, the health
 //! monitor, catalog rebuilds and `list_changed` pushes to connected MCP clients.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,7 @@ pub(crate) struct Hub {
     pub store: Store,
     pub catalog: RwLock<Arc<Catalog>>,
     rebuild_lock: Mutex<()>,
+    catalog_dirty: AtomicBool,
     pub peers: Mutex<Vec<Peer<RoleServer>>>,
     nonces: DashMap<String, u64>,
     pub progress: DashMap<String, ProgressSink>,
@@ -108,6 +110,7 @@ impl Hub {
             store,
             catalog: RwLock::new(Arc::new(Catalog::default())),
             rebuild_lock: Mutex::new(()),
+            catalog_dirty: AtomicBool::new(true),
             peers: Mutex::new(Vec::new()),
             nonces: DashMap::new(),
             progress: DashMap::new(),
@@ -122,21 +125,28 @@ impl Hub {
 
     /// The current exported catalog.
     pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        // Rebuilt lazily on the first read after a change, so a burst of joins (e.g. every
+        // worker re-joining after a hub restart) costs one rebuild, not one per join.
+        if self.catalog_dirty.load(Ordering::Acquire) {
+            let _serial = self.rebuild_lock.lock();
+            if self.catalog_dirty.swap(false, Ordering::AcqRel) {
+                let views: Vec<ClusterView> = self.registry.iter().map(|e| e.view()).collect();
+                let built = Arc::new(catalog::build(self.config.tools_mode, &views));
+                match self.catalog.write() {
+                    Ok(mut g) => *g = built,
+                    Err(p) => *p.into_inner() = built,
+                }
+            }
+        }
         match self.catalog.read() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
         }
     }
 
-    /// Rebuilds the exported catalog from the registry.
+    /// Marks the exported catalog stale; the next read rebuilds it from the registry.
     pub(crate) fn rebuild_catalog(&self) {
-        let _serial = self.rebuild_lock.lock();
-        let views: Vec<ClusterView> = self.registry.iter().map(|e| e.view()).collect();
-        let built = Arc::new(catalog::build(self.config.tools_mode, &views));
-        match self.catalog.write() {
-            Ok(mut g) => *g = built,
-            Err(p) => *p.into_inner() = built,
-        }
+        self.catalog_dirty.store(true, Ordering::Release);
     }
 
     /// Rebuilds the catalog and tells every connected MCP client the tool list changed.

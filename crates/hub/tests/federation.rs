@@ -721,3 +721,66 @@ async fn worker_tool_changes_are_relisted_and_cancellation_reaches_the_worker() 
     w.shutdown().await;
     hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_cluster_rejoining_replaces_its_registration() {
+    let hub = hyperfed_hub::start(config()).await.unwrap();
+    let http = reqwest::Client::new();
+    let join = format!("{}/v1/join", hub.base_url());
+    let w = FakeWorker::start(
+        FakeCluster::archetype("edge", 5),
+        &hub.base_url(),
+        Some("first"),
+    )
+    .await;
+    w.wait_joins(1).await;
+    let uuid = w.cluster.uuid.clone();
+
+    // Same cluster, same alias: replaced in place (still one registration).
+    let again = JoinRequest::sign(&Secret::new(SECRET), "first", &uuid, "EDGE Site 5", &w.url);
+    let r = http.post(&join).json(&again).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(hub.cluster_count(), 1);
+
+    // Same cluster under a new name: the old alias is gone, its tools too.
+    let renamed = JoinRequest::sign(
+        &Secret::new(SECRET),
+        "Second Name!",
+        &uuid,
+        "EDGE Site 5",
+        &w.url,
+    );
+    let r = http.post(&join).json(&renamed).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["alias"], "second-name");
+    let aliases: Vec<String> = hub.clusters().into_iter().map(|c| c.alias).collect();
+    assert_eq!(aliases, ["second-name"]);
+    let (client, _) = client(&hub.mcp_url(), None).await;
+    let names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "second-name__vm_list"));
+    assert!(!names.iter().any(|n| n.starts_with("first__")));
+    let (r, err) = call(&client, "second-name__cluster_info", json!({})).await;
+    assert!(!err, "{r}");
+
+    // The MCP endpoint refuses Host headers it was not told about (DNS rebinding).
+    let r = http
+        .post(hub.mcp_url())
+        .header("host", "evil.example")
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    client.cancel().await.unwrap();
+    w.shutdown().await;
+    hub.shutdown().await;
+}
