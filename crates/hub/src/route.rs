@@ -3,6 +3,7 @@
 //! routes VM actions given a uuid or `alias/vm-name`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -160,6 +161,7 @@ fn result_text(result: &CallToolResult) -> String {
 struct ProgressGuard<'a> {
     hub: &'a Hub,
     key: Option<String>,
+    wanted: Option<Arc<AtomicUsize>>,
 }
 
 impl Drop for ProgressGuard<'_> {
@@ -170,6 +172,13 @@ impl Drop for ProgressGuard<'_> {
             && let Some(mut sink) = self.hub.progress.get_mut(&k)
         {
             sink.finished = Some(Instant::now());
+        }
+        if let Some(w) = self.wanted.take() {
+            // Late notifications of this call may still be in flight: release a bit later.
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                w.fetch_sub(1, Ordering::AcqRel);
+            });
         }
     }
 }
@@ -212,6 +221,17 @@ pub(crate) async fn forward(
         message,
     };
     let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
+    // rmcp stamps its own progress token on every request: map it back to the client's. The
+    // guard exists before sending so every exit path releases what it registered.
+    let mut guard = ProgressGuard {
+        hub,
+        key: None,
+        wanted: None,
+    };
+    if ctx.progress.is_some() {
+        session.progress_wanted.fetch_add(1, Ordering::AcqRel);
+        guard.wanted = Some(session.progress_wanted.clone());
+    }
     let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
     let handle = session
         .peer
@@ -222,8 +242,6 @@ pub(crate) async fn forward(
         peer: session.peer.clone(),
         id: Some(handle.id.clone()),
     };
-    // rmcp stamps its own progress token on every request: map it back to the client's.
-    let mut guard = ProgressGuard { hub, key: None };
     if let Some((peer, token)) = &ctx.progress {
         let key = progress_key(session.id, &handle.progress_token);
         hub.progress.insert(

@@ -35,6 +35,8 @@ const MISSED_HEARTBEATS: u32 = 3;
 const JOIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a finished call's progress mapping is kept for late notifications.
 const PROGRESS_GRACE: Duration = Duration::from_secs(2);
+/// How many times (10 ms apart) a progress notification looks for its call's mapping.
+const PROGRESS_LOOKUP_TRIES: usize = 20;
 /// Fan-out concurrency bound.
 const FANOUT_CONCURRENCY: usize = 96;
 
@@ -462,14 +464,22 @@ impl Hub {
         mut params: ProgressNotificationParam,
     ) {
         let key = crate::route::progress_key(session, &params.progress_token);
-        // Notifications are handled on separate tasks, so they can arrive out of order: pass
-        // on only increasing values, as the spec requires of progress.
-        let target = self.progress.get_mut(&key).and_then(|mut s| {
-            (params.progress > s.last).then(|| {
-                s.last = params.progress;
-                (s.peer.clone(), s.token.clone())
-            })
-        });
+        // The mapping is registered just after the request is handed to rmcp (which picks the
+        // token), so a very fast first notification may arrive first: wait for it briefly.
+        let mut target = None;
+        for _ in 0..PROGRESS_LOOKUP_TRIES {
+            let Some(mut sink) = self.progress.get_mut(&key) else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            // Notifications are handled on separate tasks, so they can arrive out of order:
+            // pass on only increasing values, as the spec requires of progress.
+            if params.progress > sink.last {
+                sink.last = params.progress;
+                target = Some((sink.peer.clone(), sink.token.clone()));
+            }
+            break;
+        }
         if let Some((peer, token)) = target {
             params.progress_token = token;
             let _ = peer.notify_progress(params).await;

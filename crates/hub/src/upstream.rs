@@ -2,7 +2,7 @@
 //! (rmcp `Peer` clones multiplex), authenticated with hub call tokens that rotate by themselves.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -160,6 +160,7 @@ impl StreamableHttpClient for CallAuthClient {
 #[derive(Clone)]
 pub(crate) struct UpstreamEvents {
     session: u64,
+    progress_wanted: Arc<AtomicUsize>,
     alias: String,
     cluster_uuid: String,
     hub: Weak<Hub>,
@@ -180,7 +181,10 @@ impl rmcp::ClientHandler for UpstreamEvents {
         _ctx: NotificationContext<RoleClient>,
     ) {
         if let Some(hub) = self.hub.upgrade() {
-            hub.forward_progress(self.session, params).await;
+            // Most calls have nobody waiting for their progress: drop those at once.
+            if self.progress_wanted.load(Ordering::Acquire) > 0 {
+                hub.forward_progress(self.session, params).await;
+            }
         }
     }
 }
@@ -191,6 +195,8 @@ static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct WorkerSession {
     /// Unique per session (keys progress mappings).
     pub id: u64,
+    /// Forwarded calls in flight whose client asked for progress.
+    pub progress_wanted: Arc<AtomicUsize>,
     /// Shared handle for concurrent requests.
     pub peer: Peer<RoleClient>,
     service: Mutex<Option<RunningService<RoleClient, UpstreamEvents>>>,
@@ -215,10 +221,12 @@ impl WorkerSession {
         config.max_concurrent_requests = MAX_CONCURRENT_REQUESTS;
         let transport = StreamableHttpClientTransport::with_client(client, config);
         let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
+        let progress_wanted = Arc::new(AtomicUsize::new(0));
         let events = UpstreamEvents {
             session: id,
             alias: alias.to_owned(),
             cluster_uuid: cluster_uuid.to_owned(),
+            progress_wanted: progress_wanted.clone(),
             hub: Arc::downgrade(hub),
         };
         let service = events
@@ -227,6 +235,7 @@ impl WorkerSession {
             .map_err(|e| format!("cannot open an MCP session with the worker at {url}: {e}"))?;
         Ok(Arc::new(WorkerSession {
             id,
+            progress_wanted,
             peer: service.peer().clone(),
             service: Mutex::new(Some(service)),
         }))

@@ -724,7 +724,10 @@ async fn worker_tool_changes_are_relisted_and_cancellation_reaches_the_worker() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_cluster_rejoining_replaces_its_registration() {
-    let hub = hyperfed_hub::start(config()).await.unwrap();
+    // Long heartbeats: the fake worker's own loop must not re-join under its name mid-test.
+    let mut cfg = config();
+    cfg.heartbeat_interval = Duration::from_secs(30);
+    let hub = hyperfed_hub::start(cfg).await.unwrap();
     let http = reqwest::Client::new();
     let join = format!("{}/v1/join", hub.base_url());
     let w = FakeWorker::start(
