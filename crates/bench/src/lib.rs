@@ -402,7 +402,8 @@ pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
                     .extend(start_workers(&hub, have, n - have, opts.sim_latency_ms, None).await?);
             }
             wait_joined(&hub, &http, n).await?;
-            let _ = client.call_tool("fleet_status", json!({})).await;
+            // The first call after the fleet joined finds every worker's caches empty.
+            let (cold, _) = timed(client.call_tool("fleet_status", json!({}))).await;
             let mut s = Samples::with_capacity(opts.fanout_calls);
             let mut errors = 0u64;
             let mut answered = 0u64;
@@ -416,6 +417,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
             }
             fanout.push(json!({
                 "clusters": n, "p50_ms": s.p50(), "p99_ms": s.p99(), "errors": errors,
+                "cold_ms": cold.as_secs_f64() * 1000.0,
                 "clusters_answered": answered,
                 "hub_rss_mib": procfs::rss_mib(hub.pid()),
             }));
@@ -583,10 +585,11 @@ pub fn render_table(r: &Value) -> String {
         for row in rows {
             let g = |k: &str| row.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
             out.push_str(&format!(
-                "3. fan-out fleet_status N={:<4}     p50 {:.1} ms, p99 {:.1} ms, answered {}, errors {}, hub RSS {:.1} MiB\n",
+                "3. fan-out fleet_status N={:<4}     p50 {:.1} ms, p99 {:.1} ms, first call {:.1} ms, answered {}, errors {}, hub RSS {:.1} MiB\n",
                 g("clusters"),
                 g("p50_ms"),
                 g("p99_ms"),
+                g("cold_ms"),
                 g("clusters_answered"),
                 g("errors"),
                 g("hub_rss_mib"),
