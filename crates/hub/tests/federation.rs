@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 
 fn config() -> HubConfig {
     let mut c = HubConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(SECRET));
-    c.heartbeat_interval = Duration::from_millis(100);
-    c.fanout_timeout = Duration::from_millis(800);
+    // Short, but with room for a loaded CI machine: down after ~750 ms of silence.
+    c.heartbeat_interval = Duration::from_millis(250);
+    c.fanout_timeout = Duration::from_secs(2);
     c.call_timeout = Duration::from_secs(5);
     c
 }
