@@ -39,6 +39,14 @@ pub enum HubError {
         /// What went wrong.
         message: String,
     },
+    /// The worker was lost (connection failed, no answer in time, hub stopping) mid-call.
+    #[error("cluster '{alias}': {message}")]
+    UpstreamLost {
+        /// The cluster alias.
+        alias: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The caller's request is wrong (unknown tool, bad argument, ambiguous VM).
     #[error("{0}")]
     BadRequest(String),

@@ -36,6 +36,7 @@ impl IntoResponse for HubError {
             HubError::UnknownCluster(_) => StatusCode::NOT_FOUND,
             HubError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             HubError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            HubError::UpstreamLost { .. } => StatusCode::GATEWAY_TIMEOUT,
             HubError::Storage(_) | HubError::Bind { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         error(status, self.to_string())

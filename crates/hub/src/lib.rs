@@ -135,6 +135,10 @@ impl HubHandle {
 
     /// Stops serving, closes worker sessions and the database (releasing its lock).
     pub async fn shutdown(self) {
+        // First answer in-flight forwarded calls with an error, and give those answers a
+        // moment to reach their clients before the sessions close.
+        self.hub.calls_stopping.cancel();
+        tokio::time::sleep(Duration::from_millis(200)).await;
         self.hub.shutdown.cancel();
         let _ = self.health.await;
         let mut server = self.server;

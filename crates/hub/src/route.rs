@@ -215,7 +215,56 @@ pub(crate) async fn forward(
     ctx: &CallContext,
     timeout: Duration,
 ) -> Result<CallToolResult, HubError> {
-    let session = hub.session_of(alias)?;
+    forward_tracked(hub, alias, tool, arguments, ctx, timeout, false)
+        .await
+        .0
+}
+
+fn lost(alias: &str, message: String) -> HubError {
+    HubError::UpstreamLost {
+        alias: alias.to_owned(),
+        message,
+    }
+}
+
+/// Names the cluster in a worker's own error result, so the caller knows where it failed.
+fn name_cluster_in_error(alias: &str, mut result: CallToolResult) -> CallToolResult {
+    if result.is_error == Some(true) {
+        let prefix = format!("cluster '{alias}': ");
+        let mut named = false;
+        for block in result.content.iter_mut() {
+            if let Some(t) = block.as_text()
+                && !t.text.starts_with(&prefix)
+            {
+                *block = ContentBlock::text(format!("{prefix}{}", t.text));
+                named = true;
+                break;
+            }
+        }
+        if !named && result.content.is_empty() {
+            result
+                .content
+                .push(ContentBlock::text(format!("{prefix}the call failed")));
+        }
+    }
+    result
+}
+
+/// `forward`, also returning the HyperCore task tag seen in the worker's progress messages
+/// (`track`: watch progress even if the client did not ask for it, for the audit).
+async fn forward_tracked(
+    hub: &Hub,
+    alias: &str,
+    tool: &str,
+    arguments: JsonObject,
+    ctx: &CallContext,
+    timeout: Duration,
+    track: bool,
+) -> (Result<CallToolResult, HubError>, Option<String>) {
+    let session = match hub.session_of(alias) {
+        Ok(s) => s,
+        Err(e) => return (Err(e), None),
+    };
     let upstream = |message: String| HubError::Upstream {
         alias: alias.to_owned(),
         message,
@@ -228,57 +277,97 @@ pub(crate) async fn forward(
         key: None,
         wanted: None,
     };
-    if ctx.progress.is_some() {
+    let watch = ctx.progress.is_some() || track;
+    if watch {
         session.progress_wanted.fetch_add(1, Ordering::AcqRel);
         guard.wanted = Some(session.progress_wanted.clone());
     }
     let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-    let handle = session
+    let handle = match session
         .peer
         .send_request_with_option(request, PeerRequestOptions::no_options())
         .await
-        .map_err(|e| upstream(format!("the worker could not be reached: {e}")))?;
+    {
+        Ok(h) => h,
+        Err(e) => {
+            return (
+                Err(upstream(format!("the worker could not be reached: {e}"))),
+                None,
+            );
+        }
+    };
     let mut cancel_guard = CancelGuard {
         peer: session.peer.clone(),
         id: Some(handle.id.clone()),
     };
-    if let Some((peer, token)) = &ctx.progress {
+    if watch {
         let key = progress_key(session.id, &handle.progress_token);
         hub.progress.insert(
             key.clone(),
             ProgressSink {
-                peer: peer.clone(),
-                token: token.clone(),
+                client: ctx.progress.clone(),
                 finished: None,
                 last: f64::NEG_INFINITY,
+                task_tag: None,
             },
         );
         guard.key = Some(key);
     }
     let response = tokio::select! {
-        _ = ctx.cancel.cancelled() => return Err(upstream("the call was cancelled by the client".into())),
-        r = tokio::time::timeout(timeout, handle.await_response()) => r,
+        _ = ctx.cancel.cancelled() => None,
+        _ = hub.calls_stopping.cancelled() => Some(None),
+        r = tokio::time::timeout(timeout, handle.await_response()) => Some(Some(r)),
     };
+    let seen_tag = guard
+        .key
+        .as_ref()
+        .and_then(|k| hub.progress.get(k).and_then(|s| s.task_tag.clone()));
     drop(guard);
-    if response.is_ok() {
+    let response = match response {
+        None => {
+            return (
+                Err(upstream("the call was cancelled by the client".into())),
+                seen_tag,
+            );
+        }
+        Some(None) => {
+            return (
+                Err(lost(
+                    alias,
+                    "the hub is shutting down; the call was abandoned (call again once it is back)"
+                        .into(),
+                )),
+                seen_tag,
+            );
+        }
+        Some(Some(r)) => r,
+    };
+    if matches!(
+        response,
+        Ok(Ok(_)) | Ok(Err(rmcp::service::ServiceError::McpError(_)))
+    ) {
         cancel_guard.id = None;
     }
-    match response {
-        Err(_) => Err(upstream(format!(
-            "no answer within {} (call timeout)",
-            humantime::format_duration(timeout)
-        ))),
+    let result = match response {
+        Err(_) => Err(lost(
+            alias,
+            format!(
+                "no answer within {} (call timeout)",
+                humantime::format_duration(timeout)
+            ),
+        )),
         Ok(Err(rmcp::service::ServiceError::McpError(e))) => Err(upstream(format!(
             "the worker refused the call: {}",
             e.message
         ))),
-        Ok(Err(e)) => Err(upstream(format!("the worker could not be reached: {e}"))),
-        Ok(Ok(ServerResult::CallToolResult(r))) => Ok(r),
+        Ok(Err(e)) => Err(lost(alias, format!("the worker connection failed: {e}"))),
+        Ok(Ok(ServerResult::CallToolResult(r))) => Ok(name_cluster_in_error(alias, r)),
         Ok(Ok(_)) => Err(upstream(
             "the worker answered with a multi-round or task result, which the hub does not relay"
                 .into(),
         )),
-    }
+    };
+    (result, seen_tag)
 }
 
 /// The key of a forwarded call's progress mapping: worker session and rmcp's token.
@@ -657,14 +746,25 @@ async fn forward_audited(
         completed: None,
     };
     let mut entry = hub.store.audit_begin(entry).await?;
-    let result = forward(hub, alias, tool, arguments, ctx, hub.config.call_timeout).await;
-    match &result {
+    let (result, seen_tag) = forward_tracked(
+        hub,
+        alias,
+        tool,
+        arguments,
+        ctx,
+        hub.config.call_timeout,
+        true,
+    )
+    .await;
+    let result = match result {
         Ok(r) if r.is_error == Some(true) => {
             entry.outcome = "error".into();
-            entry.error = Some(result_text(r).chars().take(2000).collect());
+            entry.error = Some(result_text(&r).chars().take(2000).collect());
+            entry.task_tag = seen_tag;
+            Ok(r)
         }
         Ok(r) => {
-            let confirm = result_json(r)
+            let confirm = result_json(&r)
                 .and_then(|v| v.get("confirmation_required").and_then(Value::as_bool))
                 .unwrap_or(false);
             entry.outcome = if confirm {
@@ -673,7 +773,27 @@ async fn forward_audited(
                 "ok"
             }
             .into();
-            entry.task_tag = task_tag(r);
+            entry.task_tag = task_tag(&r).or(seen_tag);
+            Ok(r)
+        }
+        Err(HubError::UpstreamLost { alias, message }) => {
+            // The worker may have acted before it was lost: say so, with the task if known.
+            let task = match &seen_tag {
+                Some(t) => format!(
+                    "HyperCore accepted it as task {t}; check it with {alias}__task_status once the cluster is back"
+                ),
+                None => format!(
+                    "it may or may not have been carried out; check the cluster once '{alias}' is back"
+                ),
+            };
+            entry.outcome = "unknown".into();
+            entry.task_tag = seen_tag;
+            let e = HubError::UpstreamLost {
+                alias,
+                message: format!("{message}; the action's outcome is unknown: {task}"),
+            };
+            entry.error = Some(e.to_string());
+            Err(e)
         }
         Err(e) => {
             entry.outcome = if ctx.cancel.is_cancelled() {
@@ -682,9 +802,11 @@ async fn forward_audited(
                 "error"
             }
             .into();
+            entry.task_tag = seen_tag;
             entry.error = Some(e.to_string());
+            Err(e)
         }
-    }
+    };
     entry.completed = Some(now_rfc3339());
     if let Err(e) = hub.store.audit_complete(&entry) {
         tracing::warn!(error = %e, id = entry.id, "could not complete an audit record");

@@ -35,6 +35,17 @@ const MISSED_HEARTBEATS: u32 = 3;
 const JOIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a finished call's progress mapping is kept for late notifications.
 const PROGRESS_GRACE: Duration = Duration::from_secs(2);
+/// The task tag in a worker progress message such as `task 1234 RUNNING 40%`.
+fn task_tag_in(message: &str) -> Option<String> {
+    let tag = message.strip_prefix("task ")?.split_whitespace().next()?;
+    (!tag.is_empty()
+        && tag.len() <= 64
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then(|| tag.to_owned())
+}
+
 /// How many times (10 ms apart) a progress notification looks for its call's mapping.
 const PROGRESS_LOOKUP_TRIES: usize = 20;
 /// Fan-out concurrency bound.
@@ -55,8 +66,10 @@ pub(crate) enum JoinRefusal {
 
 /// A downstream client waiting for progress of a forwarded call.
 pub(crate) struct ProgressSink {
-    pub peer: Peer<RoleServer>,
-    pub token: ProgressToken,
+    /// The client session and its token, when the client asked for progress.
+    pub client: Option<(Peer<RoleServer>, ProgressToken)>,
+    /// The HyperCore task tag named in the worker's progress messages (`task <tag> ...`).
+    pub task_tag: Option<String>,
     /// When the forwarded call ended (the entry is swept a little later).
     pub finished: Option<Instant>,
     /// The last progress value passed on.
@@ -78,6 +91,8 @@ pub(crate) struct Hub {
     pub vm_index: VmIndex,
     pub fanout_permits: Semaphore,
     pub shutdown: CancellationToken,
+    /// Cancelled first on shutdown: in-flight forwarded calls answer with an error.
+    pub calls_stopping: CancellationToken,
     /// Serialises the final check-and-insert of joins (never held across an await).
     join_lock: Mutex<()>,
 }
@@ -119,6 +134,7 @@ impl Hub {
             vm_index: VmIndex::default(),
             fanout_permits: Semaphore::new(FANOUT_CONCURRENCY),
             shutdown: CancellationToken::new(),
+            calls_stopping: CancellationToken::new(),
             join_lock: Mutex::new(()),
         });
         hub.rebuild_catalog();
@@ -472,11 +488,16 @@ impl Hub {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             };
+            if sink.task_tag.is_none()
+                && let Some(tag) = params.message.as_deref().and_then(task_tag_in)
+            {
+                sink.task_tag = Some(tag);
+            }
             // Notifications are handled on separate tasks, so they can arrive out of order:
             // pass on only increasing values, as the spec requires of progress.
             if params.progress > sink.last {
                 sink.last = params.progress;
-                target = Some((sink.peer.clone(), sink.token.clone()));
+                target = sink.client.clone();
             }
             break;
         }

@@ -788,3 +788,70 @@ async fn the_same_cluster_rejoining_replaces_its_registration() {
     w.shutdown().await;
     hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_actions_are_unknown_with_their_task_and_failures_name_the_cluster() {
+    let mut cfg = config();
+    cfg.call_timeout = Duration::from_millis(1500);
+    let hub = hyperfed_hub::start(cfg).await.unwrap();
+    let w = FakeWorker::start(
+        FakeCluster::archetype("edge", 8),
+        &hub.base_url(),
+        Some("e8"),
+    )
+    .await;
+    w.wait_joins(1).await;
+    let (client, _) = client(&hub.mcp_url(), None).await;
+
+    // A worker's own error result reaches the caller naming the cluster.
+    let (r, err) = call(&client, "e8__vm_start", json!({"vm": "no-such-vm"})).await;
+    assert!(err);
+    assert_eq!(r.as_str().unwrap(), "cluster 'e8': no VM 'no-such-vm'");
+
+    // An accepted action whose worker goes silent: outcome unknown, with the task it reported.
+    let (r, err) = call(&client, "e8__vm_clone", json!({"vm": "edge8-vm1"})).await;
+    assert!(err);
+    let text = r.as_str().unwrap();
+    assert!(text.starts_with("cluster 'e8': no answer within"), "{text}");
+    assert!(
+        text.contains("outcome is unknown") && text.contains("task 555"),
+        "{text}"
+    );
+    let audit: Value = reqwest::get(format!("{}/v1/audit", hub.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = audit["entries"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["outcome"], "unknown", "{last}");
+    assert_eq!(last["task_tag"], "555", "{last}");
+    // The worker was told to stop waiting.
+    eventually("the timed-out call was cancelled on the worker", || {
+        w.cluster.cancelled.load(Ordering::SeqCst) == 1
+    })
+    .await;
+
+    // A call in flight when the hub stops gets an answer instead of hanging.
+    let peer = client.peer().clone();
+    let pending = tokio::spawn(async move {
+        let p = rmcp::model::CallToolRequestParams::new("e8__vm_clone")
+            .with_arguments(json!({"vm": "edge8-vm2"}).as_object().cloned().unwrap());
+        peer.call_tool(p).await
+    });
+    eventually("the second slow call reached the worker", || {
+        w.cluster.calls.load(Ordering::SeqCst) >= 3
+    })
+    .await;
+    hub.shutdown().await;
+    let answer = tokio::time::timeout(Duration::from_secs(10), pending)
+        .await
+        .expect("the in-flight call is answered")
+        .unwrap()
+        .expect("an MCP answer, not a transport failure");
+    assert_eq!(answer.is_error, Some(true));
+    let text = format!("{:?}", answer.content);
+    assert!(text.contains("shutting down"), "{text}");
+    let _ = client.cancel().await;
+    w.shutdown().await;
+}

@@ -328,7 +328,14 @@ impl ServerHandler for FakeHandler {
                 ok(json!({"task_tag": "42", "state": "COMPLETE", "vm": vm}))
             }
             "vm_clone" => {
-                // Long-running: only ends when the caller cancels (or after a minute).
+                // Long-running: reports its task like the real worker, then only ends when
+                // the caller cancels (or after a minute).
+                if let Some(token) = ctx.meta.get_progress_token() {
+                    let p = ProgressNotificationParam::new(token, 5.0)
+                        .with_total(100.0)
+                        .with_message("task 555 RUNNING 5%".to_owned());
+                    let _ = ctx.peer.notify_progress(p).await;
+                }
                 tokio::select! {
                     _ = ctx.ct.cancelled() => {
                         self.cluster.cancelled.fetch_add(1, Ordering::SeqCst);
