@@ -22,7 +22,8 @@ pub struct ClusterRecord {
     pub worker_url: String,
     /// Last heartbeat or join, Unix seconds.
     pub last_seen: u64,
-    /// The worker's validated tools.
+    /// The worker's validated tools (filled when loaded from storage; live entries keep them
+    /// once, outside the record).
     pub tools: Vec<Tool>,
 }
 

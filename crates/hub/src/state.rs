@@ -107,8 +107,9 @@ impl Hub {
             .build()
             .map_err(|e| HubError::Config(format!("cannot build the HTTP client: {e}")))?;
         let registry = DashMap::new();
-        for record in store.load_clusters()? {
-            let tools = Arc::new(record.tools.clone());
+        for mut record in store.load_clusters()? {
+            // The live entry keeps the tools once, in `tools`; the record's copy is for storage.
+            let tools = Arc::new(std::mem::take(&mut record.tools));
             registry.insert(
                 record.alias.clone(),
                 ClusterEntry {
@@ -295,8 +296,12 @@ impl Hub {
             cluster_name: req.cluster_name.chars().take(256).collect(),
             worker_url: req.worker_url.clone(),
             last_seen: unix_now(),
-            tools: tools.clone(),
+            tools: Vec::new(),
         };
+        let tool_count = tools.len();
+        if let Err(e) = self.store.save_cluster(&record, &tools) {
+            tracing::warn!(cluster = %alias, error = %e, "could not persist the cluster registration");
+        }
         let mut replaced = Vec::new();
         {
             let _serial = self.join_lock.lock();
@@ -334,11 +339,8 @@ impl Hub {
         for s in replaced {
             s.close();
         }
-        if let Err(e) = self.store.save_cluster(&record) {
-            tracing::warn!(cluster = %alias, error = %e, "could not persist the cluster registration");
-        }
         self.vm_index.forget(&alias);
-        tracing::info!(cluster = %alias, url = %redact_uri(&req.worker_url), tools = record.tools.len(), "cluster joined");
+        tracing::info!(cluster = %alias, url = %redact_uri(&req.worker_url), tools = tool_count, "cluster joined");
         self.tools_changed();
         Ok(JoinResponse {
             worker_token: WorkerClaims::issue(
@@ -465,11 +467,10 @@ impl Hub {
             if e.record.cluster_uuid != cluster_uuid {
                 return;
             }
-            e.record.tools = tools.clone();
             e.tools = Arc::new(tools);
-            e.record.clone()
+            (e.record.clone(), e.tools.clone())
         };
-        let _ = self.store.save_cluster(&record);
+        let _ = self.store.save_cluster(&record.0, &record.1);
         self.tools_changed();
     }
 

@@ -11,6 +11,8 @@ use crate::error::HubError;
 use crate::registry::ClusterRecord;
 
 const CLUSTERS_TREE: &str = "clusters";
+/// sled's page cache: the hub reads its trees at startup and for audit queries only.
+const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 const TOOLS_TREE: &str = "cluster_tools";
 
 /// A cluster record as stored, without its tool list (kept in its own tree).
@@ -50,9 +52,13 @@ impl Store {
                         dir.display()
                     ))
                 })?;
-                sled::Config::new().path(dir)
+                sled::Config::new()
+                    .path(dir)
+                    .cache_capacity(SLED_CACHE_BYTES)
             }
-            None => sled::Config::new().temporary(true),
+            None => sled::Config::new()
+                .temporary(true)
+                .cache_capacity(SLED_CACHE_BYTES),
         };
         let db = config.open().map_err(|e| {
             HubError::Storage(format!(
@@ -120,9 +126,12 @@ impl Store {
     }
 
     /// Writes (or replaces) a cluster record and its tool list; flushed in the background.
-    pub(crate) fn save_cluster(&self, record: &ClusterRecord) -> Result<(), HubError> {
-        let tools =
-            serde_json::to_vec(&record.tools).map_err(|e| HubError::Storage(e.to_string()))?;
+    pub(crate) fn save_cluster(
+        &self,
+        record: &ClusterRecord,
+        tools: &[rmcp::model::Tool],
+    ) -> Result<(), HubError> {
+        let tools = serde_json::to_vec(tools).map_err(|e| HubError::Storage(e.to_string()))?;
         self.with(|t| {
             t.tools.insert(record.alias.as_bytes(), tools)?;
             Ok(())
