@@ -167,18 +167,19 @@ struct ProgressGuard<'a> {
 impl Drop for ProgressGuard<'_> {
     fn drop(&mut self) {
         // rmcp dispatches notifications on their own tasks, so the last progress updates can
-        // be handled just after the response: keep the mapping a little longer (swept later).
-        if let Some(k) = self.key.take()
-            && let Some(mut sink) = self.hub.progress.get_mut(&k)
+        // be handled just after the response: keep the mapping a little longer. The health
+        // loop's sweep removes it later and releases its share of the session's counter.
+        let registered = self.key.take().is_some_and(|k| {
+            self.hub
+                .progress
+                .get_mut(&k)
+                .map(|mut sink| sink.finished = Some(Instant::now()))
+                .is_some()
+        });
+        if let Some(w) = self.wanted.take()
+            && !registered
         {
-            sink.finished = Some(Instant::now());
-        }
-        if let Some(w) = self.wanted.take() {
-            // Late notifications of this call may still be in flight: release a bit later.
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                w.fetch_sub(1, Ordering::AcqRel);
-            });
+            w.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
@@ -309,6 +310,7 @@ async fn forward_tracked(
                 finished: None,
                 last: f64::NEG_INFINITY,
                 task_tag: None,
+                wanted: session.progress_wanted.clone(),
             },
         );
         guard.key = Some(key);

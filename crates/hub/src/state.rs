@@ -74,6 +74,8 @@ pub(crate) struct ProgressSink {
     pub finished: Option<Instant>,
     /// The last progress value passed on.
     pub last: f64,
+    /// The worker session's count of calls watching progress (released when swept).
+    pub wanted: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Everything the hub shares between its HTTP handlers, MCP sessions and background tasks.
@@ -430,6 +432,17 @@ impl Hub {
         changed.len()
     }
 
+    /// Drops progress mappings of calls that ended more than `PROGRESS_GRACE` ago.
+    fn sweep_progress(&self) {
+        self.progress.retain(|_, s| {
+            let keep = s.finished.is_none_or(|f| f.elapsed() < PROGRESS_GRACE);
+            if !keep {
+                s.wanted.fetch_sub(1, Ordering::AcqRel);
+            }
+            keep
+        });
+    }
+
     /// Background loop marking silent clusters down until shutdown.
     pub(crate) async fn health_loop(self: Arc<Self>) {
         let period = (self.config.heartbeat_interval / 2).max(Duration::from_millis(20));
@@ -440,7 +453,7 @@ impl Hub {
                 _ = self.shutdown.cancelled() => return,
                 _ = tick.tick() => {
                     self.check_health();
-                    self.progress.retain(|_, s| s.finished.is_none_or(|f| f.elapsed() < PROGRESS_GRACE));
+                    self.sweep_progress();
                 }
             }
         }
