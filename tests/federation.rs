@@ -307,6 +307,15 @@ async fn federation_of_three_worker_processes() {
         fleet["unanswered"].to_string().contains("edge-a"),
         "{fleet}"
     );
+    // Frozen longer than three heartbeats, edge-a may have been marked down: it is up again at
+    // its next heartbeat.
+    wait_up(
+        &http,
+        &hub_url,
+        &["edge-a", "dc-b", "dr-c"],
+        Duration::from_secs(15),
+    )
+    .await;
 
     // 5. A worker killed during a fan-out: the answer still arrives by the timeout.
     let peer = client.peer().clone();
