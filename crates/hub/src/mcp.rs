@@ -1,15 +1,15 @@
 //! The hub's MCP server: tools/list from the prebuilt catalog, tools/call dispatched to the
 //! owning worker or the fleet tools, and the session peers kept for `list_changed` pushes.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, SubscriptionFilter,
 };
-use rmcp::service::{NotificationContext, RequestContext, RoleServer};
+use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData, ServerHandler};
+use tokio::sync::broadcast;
 
 use crate::error::HubError;
 use crate::http::Principal;
@@ -69,9 +69,33 @@ impl ServerHandler for HubServer {
         info
     }
 
-    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
-        // Session-based versions only, so list_changed has a channel to every client.
-        Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
+    // Every known protocol version is offered: clients from 2025-03-26 to the stateless
+    // 2026-07-28 all work. Session clients get list_changed on their session; 2026-07-28
+    // clients get it through `subscriptions/listen` (below).
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let mut accepted = SubscriptionFilter::new();
+        accepted.tools_list_changed = requested.tools_list_changed;
+        Some(accepted)
+    }
+
+    async fn listen(&self, ctx: SubscriptionContext) -> Result<(), ErrorData> {
+        let mut changes = self.hub.list_changed.subscribe();
+        loop {
+            tokio::select! {
+                _ = ctx.cancelled() => return Ok(()),
+                change = changes.recv() => match change {
+                    Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if ctx.sink().notify_tool_list_changed().await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+            }
+        }
     }
 
     async fn on_initialized(&self, ctx: NotificationContext<RoleServer>) {

@@ -88,6 +88,8 @@ pub(crate) struct Hub {
     rebuild_lock: Mutex<()>,
     catalog_dirty: AtomicBool,
     pub peers: Mutex<Vec<Peer<RoleServer>>>,
+    /// Tool-list changes for 2026-07-28 clients listening with `subscriptions/listen`.
+    pub list_changed: tokio::sync::broadcast::Sender<()>,
     nonces: DashMap<String, u64>,
     pub progress: DashMap<String, ProgressSink>,
     pub vm_index: VmIndex,
@@ -132,6 +134,7 @@ impl Hub {
             rebuild_lock: Mutex::new(()),
             catalog_dirty: AtomicBool::new(true),
             peers: Mutex::new(Vec::new()),
+            list_changed: tokio::sync::broadcast::channel(16).0,
             nonces: DashMap::new(),
             progress: DashMap::new(),
             vm_index: VmIndex::default(),
@@ -173,6 +176,8 @@ impl Hub {
     /// Rebuilds the catalog and tells every connected MCP client the tool list changed.
     pub(crate) fn tools_changed(self: &Arc<Self>) {
         self.rebuild_catalog();
+        // No receiver (no 2026-07-28 listener) is not an error.
+        let _ = self.list_changed.send(());
         let peers: Vec<Peer<RoleServer>> = match self.peers.lock() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
