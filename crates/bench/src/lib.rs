@@ -437,11 +437,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
             let alias = format!("c{idx}__");
             loop {
                 let tools = client.list_tools().await.unwrap_or_default();
-                if tools.iter().any(|t| {
-                    t.get("name")
-                        .and_then(Value::as_str)
-                        .is_some_and(|n| n.starts_with(&alias))
-                }) {
+                if tools.iter().any(|n| n.starts_with(&alias)) {
                     break;
                 }
                 if t.elapsed() > Duration::from_secs(30) {

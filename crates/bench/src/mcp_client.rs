@@ -105,31 +105,44 @@ impl McpClient {
 
     /// Sends one request and returns its `result`.
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, McpError> {
+        let raw = self.request_raw(method, params).await?;
+        parse_result(&raw)
+    }
+
+    /// Sends one request and returns the text of its JSON-RPC response message.
+    async fn request_raw(&self, method: &str, params: Value) -> Result<String, McpError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let req = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let resp = self.post(&req).await?;
-        read_response(resp, id).await
+        response_message(resp, id).await
     }
 
-    /// Every tool, following `nextCursor`.
-    pub async fn list_tools(&self) -> Result<Vec<Value>, McpError> {
-        let mut tools = Vec::new();
+    /// Every tool's name, following `nextCursor`. Only names are decoded (the rest of each
+    /// tool is skipped), so the measurement is dominated by the server, not by this client.
+    pub async fn list_tools(&self) -> Result<Vec<String>, McpError> {
+        #[derive(serde::Deserialize)]
+        struct Named {
+            name: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Page {
+            tools: Vec<Named>,
+            #[serde(rename = "nextCursor")]
+            next_cursor: Option<String>,
+        }
+        let mut names = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
             let params = match &cursor {
                 Some(c) => json!({"cursor": c}),
                 None => json!({}),
             };
-            let result = self.request("tools/list", params).await?;
-            if let Some(list) = result.get("tools").and_then(Value::as_array) {
-                tools.extend(list.iter().cloned());
-            }
-            cursor = result
-                .get("nextCursor")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            let raw = self.request_raw("tools/list", params).await?;
+            let page: Page = parse_result(&raw)?;
+            names.extend(page.tools.into_iter().map(|t| t.name));
+            cursor = page.next_cursor;
             if cursor.is_none() {
-                return Ok(tools);
+                return Ok(names);
             }
         }
     }
@@ -157,6 +170,12 @@ impl McpClient {
 }
 
 async fn read_response(resp: reqwest::Response, id: u64) -> Result<Value, McpError> {
+    let raw = response_message(resp, id).await?;
+    parse_result(&raw)
+}
+
+/// The JSON text of the response message with `id` (plain JSON or one SSE `data:` line).
+async fn response_message(resp: reqwest::Response, id: u64) -> Result<String, McpError> {
     let status = resp.status();
     let sse = resp
         .headers()
@@ -173,33 +192,45 @@ async fn read_response(resp: reqwest::Response, id: u64) -> Result<Value, McpErr
             text.chars().take(200).collect::<String>()
         )));
     }
-    let candidates: Vec<Value> = if sse {
-        text.lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .filter_map(|d| serde_json::from_str(d.trim()).ok())
-            .collect()
-    } else {
-        vec![serde_json::from_str(&text).map_err(|e| McpError::Protocol(e.to_string()))?]
-    };
-    for msg in candidates {
-        if msg.get("id").and_then(Value::as_u64) != Some(id) {
-            continue;
-        }
-        if let Some(err) = msg.get("error") {
-            return Err(McpError::Rpc {
-                code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
-                message: err
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
-            });
-        }
-        if let Some(result) = msg.get("result") {
-            return Ok(result.clone());
-        }
+    if !sse {
+        return Ok(text);
     }
-    Err(McpError::Protocol(format!(
-        "no JSON-RPC response with id {id} in the answer"
-    )))
+    // Notifications may precede the response on the same stream: pick the line with our id
+    // without decoding the (possibly large) result.
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: Option<u64>,
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .find(|d| serde_json::from_str::<IdOnly>(d).is_ok_and(|m| m.id == Some(id)))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            McpError::Protocol(format!("no JSON-RPC response with id {id} in the answer"))
+        })
+}
+
+/// Decodes a JSON-RPC response message into its `result` (or its error).
+fn parse_result<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, McpError> {
+    #[derive(serde::Deserialize)]
+    struct RpcError {
+        code: i64,
+        message: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Envelope<T> {
+        result: Option<T>,
+        error: Option<RpcError>,
+    }
+    let env: Envelope<T> =
+        serde_json::from_str(raw).map_err(|e| McpError::Protocol(e.to_string()))?;
+    if let Some(e) = env.error {
+        return Err(McpError::Rpc {
+            code: e.code,
+            message: e.message,
+        });
+    }
+    env.result
+        .ok_or_else(|| McpError::Protocol("response has neither result nor error".into()))
 }
