@@ -855,3 +855,65 @@ async fn lost_actions_are_unknown_with_their_task_and_failures_name_the_cluster(
     let _ = client.cancel().await;
     w.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stateless_2026_07_28_clients_list_call_and_hear_list_changed() {
+    use rmcp::model::{ProtocolVersion, ServerNotification, SubscriptionFilter};
+    use rmcp::service::{ClientLifecycleMode, ClientServiceExt as _};
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    let hub = hyperfed_hub::start(config()).await.unwrap();
+    let a = FakeWorker::start(
+        FakeCluster::archetype("edge", 1),
+        &hub.base_url(),
+        Some("a"),
+    )
+    .await;
+    a.wait_joins(1).await;
+
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(hub.mcp_url()),
+    );
+    let client = ()
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("a 2026-07-28 client connects without a session");
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name.starts_with("a__")));
+
+    let mut filter = SubscriptionFilter::new();
+    filter.tools_list_changed = Some(true);
+    let mut sub = client
+        .peer()
+        .listen(filter)
+        .await
+        .expect("subscriptions/listen");
+    assert_eq!(sub.acknowledged().tools_list_changed, Some(true));
+
+    let b = FakeWorker::start(FakeCluster::archetype("dc", 2), &hub.base_url(), Some("b")).await;
+    b.wait_joins(1).await;
+    let note = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("a list_changed notification within 10 s")
+        .expect("subscription open");
+    assert!(
+        matches!(
+            note,
+            Some(ServerNotification::ToolListChangedNotification(_))
+        ),
+        "{note:?}"
+    );
+    let tools = client.list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name.starts_with("b__")));
+    drop(sub);
+    let _ = client.cancel().await;
+    a.shutdown().await;
+    b.shutdown().await;
+    hub.shutdown().await;
+}
