@@ -212,7 +212,7 @@ pub fn all_tools(allow_raw_writes: bool) -> Vec<ToolDef> {
         read(
             "cluster_info",
             "Cluster summary",
-            "Summarises the HyperCore cluster this worker wraps: name, uuid and icosVersion, node count (online/total), VM count (running/total), storage capacity and use, raised conditions by severity, and an overall health verdict (ok, warning, critical). Use it first to orient yourself or to answer 'how is the cluster doing'.",
+            "Summarises the HyperCore cluster this worker wraps: name, uuid and icosVersion, node count (online/total), VM count (running/total), storage capacity and use, raised conditions by severity, and an overall health verdict (ok, warning, critical). Use it first to orient yourself or to answer 'how is the cluster doing'. Data may be up to 1 s old.",
             input(json!({}), &[]),
             output(
                 json!({
@@ -236,7 +236,7 @@ pub fn all_tools(allow_raw_writes: bool) -> Vec<ToolDef> {
         read(
             "vm_list",
             "List VMs",
-            "Lists virtual machines, optionally filtered by power state (e.g. RUNNING, SHUTOFF), a case-insensitive name substring, or a tag. Returns compact rows (uuid, name, state, node_uuid, tags, vcpus, mem_bytes); set details=true for description, OS, disks, NICs and snapshot counts. Use vm_get for one VM's full record.",
+            "Lists virtual machines, optionally filtered by power state (e.g. RUNNING, SHUTOFF), a case-insensitive name substring, or a tag. Returns compact rows (uuid, name, state, node_uuid, tags, vcpus, mem_bytes); set details=true for description, OS, disks, NICs and snapshot counts. Use vm_get for one VM's full record. Data may be up to 1 s old.",
             input(
                 json!({
                     "state": {"type": "string", "enum": VM_STATES, "description": "Only VMs in this state."},

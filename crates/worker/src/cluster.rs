@@ -1,8 +1,21 @@
 //! The worker's view of its cluster: JSON reads through the shared HyperCore client (so tool
-//! output keeps every wire field the model may need) and the typed client for mutations.
+//! output keeps every wire field the model may need), a short-lived shared cache of whole
+//! collections with request coalescing, and the typed client for mutations.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use hypercore::{Client, RawBody};
 use serde_json::Value;
+use tokio::sync::OnceCell;
+
+/// Default lifetime of a cached collection read.
+pub const DEFAULT_READ_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// A whole collection as parsed once and shared by every reader.
+pub type Records = Arc<Vec<Value>>;
 
 /// HTTP methods `api_request` may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +48,143 @@ impl Method {
 #[derive(Clone)]
 pub struct Cluster {
     client: Client,
+    cache: Arc<ReadCache>,
+}
+
+/// How a collection read ended: when and what it read, or why it failed.
+type Outcome = Result<(Instant, Records), Arc<hypercore::Error>>;
+
+/// One upstream collection GET that concurrent readers share; its outcome stays readable
+/// until the TTL passes or the cache is invalidated.
+#[derive(Default)]
+struct Flight {
+    outcome: OnceCell<Outcome>,
+    /// A background refresh of this entry was started.
+    refreshing: AtomicBool,
+}
+
+/// The cached reads, and how many times they were invalidated.
+#[derive(Default)]
+struct Flights {
+    generation: u64,
+    by_collection: HashMap<String, Arc<Flight>>,
+}
+
+/// Collection reads by name. Invalidation drops every entry (finished or in flight), so a
+/// read that starts afterwards always asks the cluster again.
+struct ReadCache {
+    ttl: Duration,
+    flights: Mutex<Flights>,
+}
+
+impl ReadCache {
+    /// The flight a reader of `collection` should join (a fresh cached one, the one in the
+    /// air, or a new one) and the cache generation it belongs to.
+    fn flight(&self, collection: &str) -> (Arc<Flight>, u64) {
+        let Ok(mut flights) = self.flights.lock() else {
+            return (Arc::new(Flight::default()), u64::MAX);
+        };
+        let generation = flights.generation;
+        if let Some(f) = flights.by_collection.get(collection) {
+            match f.outcome.get() {
+                None => return (f.clone(), generation),
+                Some(Ok((at, _))) if at.elapsed() < self.ttl => return (f.clone(), generation),
+                Some(_) => {}
+            }
+        }
+        let f = Arc::new(Flight::default());
+        flights
+            .by_collection
+            .insert(collection.to_owned(), f.clone());
+        (f, generation)
+    }
+
+    /// Replaces `old` by a newer read, unless the cache was invalidated or `old` replaced
+    /// since the refresh started.
+    fn install(&self, collection: &str, generation: u64, old: &Arc<Flight>, outcome: Outcome) {
+        let Ok(mut flights) = self.flights.lock() else {
+            return;
+        };
+        if flights.generation != generation {
+            return;
+        }
+        if let Some(current) = flights.by_collection.get_mut(collection)
+            && Arc::ptr_eq(current, old)
+        {
+            *current = Arc::new(Flight {
+                outcome: OnceCell::new_with(Some(outcome)),
+                refreshing: AtomicBool::new(false),
+            });
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut flights) = self.flights.lock() {
+            flights.generation = flights.generation.wrapping_add(1);
+            flights.by_collection.clear();
+        }
+    }
+}
+
+/// A copy of a shared error for one more reader (hypercore errors are not `Clone`).
+fn copy_error(e: &hypercore::Error) -> hypercore::Error {
+    use hypercore::Error as E;
+    match e {
+        E::Auth { username, message } => E::Auth {
+            username: username.clone(),
+            message: message.clone(),
+        },
+        E::PermissionDenied { message } => E::PermissionDenied {
+            message: message.clone(),
+        },
+        E::NotFound { kind, id } => E::NotFound {
+            kind: kind.clone(),
+            id: id.clone(),
+        },
+        E::InvalidState { message } => E::InvalidState {
+            message: message.clone(),
+        },
+        E::Validation { status, message } => E::Validation {
+            status: *status,
+            message: message.clone(),
+        },
+        E::Session { message } => E::Session {
+            message: message.clone(),
+        },
+        E::Server { status, message } => E::Server {
+            status: *status,
+            message: message.clone(),
+        },
+        E::Transport { kind, url, message } => E::Transport {
+            kind: *kind,
+            url: url.clone(),
+            message: message.clone(),
+        },
+        E::OutcomeUnknown { what, url, message } => E::OutcomeUnknown {
+            what: what.clone(),
+            url: url.clone(),
+            message: message.clone(),
+        },
+        E::Timeout { what, after } => E::Timeout {
+            what: what.clone(),
+            after: *after,
+        },
+        E::Task { tag, message } => E::Task {
+            tag: tag.clone(),
+            message: message.clone(),
+        },
+        E::Decode { what, message } => E::Decode {
+            what: what.clone(),
+            message: message.clone(),
+        },
+        E::Config { message } => E::Config {
+            message: message.clone(),
+        },
+        E::InvalidArgument { argument, message } => E::InvalidArgument {
+            argument,
+            message: message.clone(),
+        },
+    }
 }
 
 fn status_error(status: u16, body: &RawBody, what: &str) -> hypercore::Error {
@@ -57,9 +207,32 @@ fn status_error(status: u16, body: &RawBody, what: &str) -> hypercore::Error {
 }
 
 impl Cluster {
-    /// Wraps a client.
+    /// Wraps a client, caching collection reads for [`DEFAULT_READ_CACHE_TTL`].
     pub fn new(client: Client) -> Self {
-        Cluster { client }
+        Self::with_read_cache_ttl(client, DEFAULT_READ_CACHE_TTL)
+    }
+
+    /// Wraps a client, caching collection reads for `ttl` (zero: no caching; concurrent
+    /// identical reads still share one request).
+    pub fn with_read_cache_ttl(client: Client, ttl: Duration) -> Self {
+        Cluster {
+            client,
+            cache: Arc::new(ReadCache {
+                ttl,
+                flights: Mutex::new(Flights::default()),
+            }),
+        }
+    }
+
+    /// How long a collection read is reused.
+    pub fn read_cache_ttl(&self) -> Duration {
+        self.cache.ttl
+    }
+
+    /// Forgets every cached read; called after each mutation this worker makes, before its
+    /// result is returned, so the worker's own changes are visible to the next read.
+    pub fn invalidate(&self) {
+        self.cache.clear();
     }
 
     /// The typed client (mutations, waiting, logout).
@@ -67,8 +240,50 @@ impl Cluster {
         &self.client
     }
 
-    /// Every record of a collection (`GET /rest/v1/{collection}`).
-    pub async fn get_all(&self, collection: &str) -> Result<Vec<Value>, hypercore::Error> {
+    /// Every record of a collection (`GET /rest/v1/{collection}`), at most the read cache's
+    /// TTL old; concurrent callers share one request and one parsed result.
+    pub async fn get_all(&self, collection: &str) -> Result<Records, hypercore::Error> {
+        let (flight, generation) = self.cache.flight(collection);
+        let outcome = flight
+            .outcome
+            .get_or_init(|| self.read_now(collection))
+            .await;
+        match outcome {
+            Ok((at, records)) => {
+                // Late in its life, a read in use is renewed in the background so readers
+                // rarely wait for the cluster (it still never serves data older than the TTL).
+                if !self.cache.ttl.is_zero()
+                    && at.elapsed() > self.cache.ttl * 3 / 4
+                    && !flight.refreshing.swap(true, Ordering::Relaxed)
+                {
+                    let this = self.clone();
+                    let collection = collection.to_owned();
+                    let flight = flight.clone();
+                    tokio::spawn(async move {
+                        let outcome = this.read_now(&collection).await;
+                        if outcome.is_ok() {
+                            this.cache
+                                .install(&collection, generation, &flight, outcome);
+                        }
+                    });
+                }
+                Ok(records.clone())
+            }
+            Err(e) => Err(copy_error(e)),
+        }
+    }
+
+    /// Reads a collection now; the time recorded is when the request started.
+    async fn read_now(&self, collection: &str) -> Outcome {
+        let started = Instant::now();
+        self.fetch_all(collection)
+            .await
+            .map(|items| (started, Arc::new(items)))
+            .map_err(Arc::new)
+    }
+
+    /// Every record of a collection, straight from the cluster.
+    async fn fetch_all(&self, collection: &str) -> Result<Vec<Value>, hypercore::Error> {
         let resp = self
             .client
             .raw(hypercore::Method::GET, collection, None)
@@ -123,8 +338,16 @@ impl Cluster {
         path: &str,
         body: Option<Value>,
     ) -> Result<(u16, Value), hypercore::Error> {
-        let resp = self.client.raw(method.to_http(), path, body).await?;
-        Ok((resp.status, resp.body.to_value()))
+        let resp = self.client.raw(method.to_http(), path, body).await;
+        if method != Method::Get {
+            self.invalidate();
+        }
+        let resp = resp?;
+        let body = match resp.body {
+            RawBody::Json(v) => v,
+            RawBody::Text(t) => Value::String(t),
+        };
+        Ok((resp.status, body))
     }
 
     /// The cluster's OpenAPI document.

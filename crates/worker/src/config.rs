@@ -63,6 +63,9 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// Lifetime of a confirmation token for destructive actions.
     pub confirm_ttl: Duration,
+    /// How long a collection read is reused (zero: never); this worker's own mutations
+    /// invalidate it at once.
+    pub read_cache_ttl: Duration,
 }
 
 impl WorkerConfig {
@@ -90,6 +93,7 @@ impl WorkerConfig {
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
             poll_interval,
             confirm_ttl: DEFAULT_CONFIRM_TTL,
+            read_cache_ttl: crate::cluster::DEFAULT_READ_CACHE_TTL,
         }
     }
 
@@ -150,6 +154,8 @@ pub struct FileConfig {
     pub allow_raw_writes: Option<bool>,
     /// Bound on waiting for an action's task, e.g. `120s`.
     pub wait_timeout: Option<String>,
+    /// How long collection reads are reused, e.g. `1s` (`0` disables the cache).
+    pub read_cache_ttl: Option<String>,
     /// A real cluster.
     pub cluster: Option<FileCluster>,
     /// A simulated cluster.

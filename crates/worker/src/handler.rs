@@ -93,14 +93,14 @@ impl ServerHandler for WorkerMcp {
                 None,
             ));
         }
-        let args: Map<String, Value> = request.arguments.clone().unwrap_or_default();
+        let args: Map<String, Value> = request.arguments.unwrap_or_default();
         let progress = match context.meta.get_progress_token() {
             Some(token) => ProgressSink::new(context.peer.clone(), token),
             None => ProgressSink::none(),
         }
         .with_cancel(context.ct.clone());
         let state = self.state.clone();
-        let name = name.to_owned();
+        let name = request.name.into_owned();
         // Run on its own task so a cancelled request cannot leave an action half-observed.
         let outcome = tokio::spawn(async move { state.call_tool(&name, args, progress).await })
             .await

@@ -144,7 +144,7 @@ async fn connect(
     let client = hypercore::Client::new(cluster_config)
         .map_err(|e| WorkerError::Config(format!("cluster connection settings: {e}")))?;
     let state = Arc::new(WorkerState {
-        cluster: Cluster::new(client),
+        cluster: Cluster::with_read_cache_ttl(client, config.read_cache_ttl),
         catalog: Catalog::new(config.read_only, config.allow_raw_writes),
         confirmations: Confirmations::new(config.confirm_ttl),
         identity: RwLock::new(Default::default()),

@@ -194,6 +194,8 @@ async fn joins_a_hub_heartbeats_rejoins_and_accepts_hub_call_tokens() {
     let (hub, hub_addr, stop_hub) = start_hub(secret).await;
     let mut cfg = config();
     cfg.token = None;
+    // No read cache: the outage below must show in the very next read.
+    cfg.read_cache_ttl = Duration::ZERO;
     cfg.join = Some(JoinConfig {
         hub_url: format!("http://{hub_addr}"),
         secret: Secret::new(secret),
@@ -457,7 +459,10 @@ async fn raw_writes_need_the_switch_and_a_confirmation() {
 
 #[tokio::test]
 async fn expired_sessions_are_renewed_and_outages_are_tool_errors() {
-    let worker = start().await;
+    // No read cache: each outage below must show in the very next read.
+    let mut cfg = config();
+    cfg.read_cache_ttl = Duration::ZERO;
+    let worker = hyperfed_worker::start(cfg).await.unwrap();
     let client = mcp(&worker, TOKEN).await;
     let faults = worker.sim().unwrap().faults();
     // Sessions idle for 300 ms expire; the next call must log in again transparently.

@@ -66,6 +66,9 @@ pub struct WorkerArgs {
     /// Longest an action waits for its task, e.g. 120s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
+    /// How long collection reads are reused, e.g. 1s; 0 disables (own actions invalidate).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub read_cache_ttl: Option<Duration>,
 
     /// Hub URL to join, e.g. http://127.0.0.1:7700.
     #[arg(long, value_name = "URL")]
@@ -178,6 +181,13 @@ pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
             parse_duration(s).map_err(|e| anyhow::anyhow!("config file: wait_timeout: {e}"))?
         }
         (None, None) => config.wait_timeout,
+    };
+    config.read_cache_ttl = match (args.read_cache_ttl, &file.read_cache_ttl) {
+        (Some(d), _) => d,
+        (None, Some(s)) => {
+            parse_duration(s).map_err(|e| anyhow::anyhow!("config file: read_cache_ttl: {e}"))?
+        }
+        (None, None) => config.read_cache_ttl,
     };
 
     let fj = file.join.clone().unwrap_or_default();
@@ -309,7 +319,7 @@ mod tests {
         let file = dir.join("worker.toml");
         std::fs::write(
             &file,
-            "listen = \"127.0.0.1:7001\"\nread_only = true\nwait_timeout = \"5s\"\n[mock]\narchetype = \"edge\"\nseed = 9\n",
+            "listen = \"127.0.0.1:7001\"\nread_only = true\nwait_timeout = \"5s\"\nread_cache_ttl = \"250ms\"\n[mock]\narchetype = \"edge\"\nseed = 9\n",
         )
         .unwrap();
         let path = file.to_str().unwrap();
@@ -317,6 +327,7 @@ mod tests {
         assert_eq!(from_file.listen.port(), 7001);
         assert!(from_file.read_only);
         assert_eq!(from_file.wait_timeout, Duration::from_secs(5));
+        assert_eq!(from_file.read_cache_ttl, Duration::from_millis(250));
         assert!(matches!(&from_file.cluster, ClusterSource::Mock(s) if s.seed == 9));
         let overridden = build_config(&parse(&[
             "--config",
@@ -327,10 +338,13 @@ mod tests {
             "11",
             "--wait-timeout",
             "2s",
+            "--read-cache-ttl",
+            "0",
         ]))
         .unwrap();
         assert_eq!(overridden.listen.port(), 7002);
         assert_eq!(overridden.wait_timeout, Duration::from_secs(2));
+        assert_eq!(overridden.read_cache_ttl, Duration::ZERO);
         assert!(matches!(&overridden.cluster, ClusterSource::Mock(s) if s.seed == 11));
         std::fs::remove_dir_all(&dir).ok();
     }

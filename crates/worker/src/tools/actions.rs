@@ -71,6 +71,8 @@ impl WorkerState {
                 }
                 tokio::time::sleep(poll).await;
             }
+            // The task's effects are in place now: the next read must see them.
+            cluster.invalidate();
             drop(guard);
         });
     }
@@ -155,7 +157,7 @@ impl WorkerState {
         progress: &ProgressSink,
     ) -> ToolResult {
         let vm = self
-            .resolve_vm(str_arg(a, "vm").unwrap_or_default())
+            .resolve_vm_fresh(str_arg(a, "vm").unwrap_or_default())
             .await?;
         let label = str_arg(a, "label").unwrap_or_default();
         let (guard, _) = self.begin_action().await?;
@@ -273,7 +275,7 @@ impl WorkerState {
         progress: &ProgressSink,
     ) -> ToolResult {
         let vm = self
-            .resolve_vm(str_arg(a, "vm").unwrap_or_default())
+            .resolve_vm_fresh(str_arg(a, "vm").unwrap_or_default())
             .await?;
         let name = str_arg(a, "name").unwrap_or_default().trim().to_owned();
         let mut snap = self.snapshot_of(&vm, str_arg(a, "snapshot")).await?;
@@ -315,7 +317,7 @@ impl WorkerState {
         progress: &ProgressSink,
     ) -> ToolResult {
         let vm = self
-            .resolve_vm(str_arg(a, "vm").unwrap_or_default())
+            .resolve_vm_fresh(str_arg(a, "vm").unwrap_or_default())
             .await?;
         let uri = str_arg(a, "uri").unwrap_or_default().trim().to_owned();
         let shown = redact_uri(&uri);

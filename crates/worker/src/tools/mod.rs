@@ -156,7 +156,8 @@ impl WorkerState {
             return Err(format!("unknown tool '{name}'"));
         };
         args::validate(name, &def.input, &args)?;
-        if self.identity().uuid.is_empty() {
+        let known = self.identity.read().is_ok_and(|g| !g.uuid.is_empty());
+        if !known {
             // The cluster was unreachable at startup; previews and tokens need its identity.
             let _ = self.refresh_identity().await;
         }
@@ -166,6 +167,10 @@ impl WorkerState {
             tracing::info!(tool = name, "tool call");
         }
         let out = self.dispatch(name, &args, &progress).await;
+        if !def.read_only {
+            // Whatever this call changed (or may have changed) shows in the very next read.
+            self.cluster.invalidate();
+        }
         if let Err(msg) = &out {
             tracing::info!(tool = name, error = %msg, "tool call failed");
         }

@@ -172,7 +172,7 @@ impl WorkerState {
         progress: &ProgressSink,
     ) -> ToolResult {
         let vm = self
-            .resolve_vm(str_arg(a, "vm").unwrap_or_default())
+            .resolve_vm_fresh(str_arg(a, "vm").unwrap_or_default())
             .await?;
         if let Some(why) = p.refuse(&vm) {
             return Err(why);

@@ -27,7 +27,7 @@ impl WorkerState {
         let vms = vms.map_err(|e| self.cluster_err(e))?;
         let conds = conds.map_err(|e| self.cluster_err(e))?;
         let drives = drives.unwrap_or_default();
-        let c = cl.first().cloned().unwrap_or(Value::Null);
+        let c = cl.first().unwrap_or(&Value::Null);
         let online = nodes
             .iter()
             .filter(|x| s(x, "networkStatus") == "ONLINE")
@@ -58,7 +58,7 @@ impl WorkerState {
             "ok"
         };
         Ok(json!({
-            "cluster": {"uuid": s(&c, "uuid"), "name": s(&c, "clusterName"), "icos_version": s(&c, "icosVersion")},
+            "cluster": {"uuid": s(c, "uuid"), "name": s(c, "clusterName"), "icos_version": s(c, "icosVersion")},
             "nodes": {"total": nodes.len(), "online": online},
             "vms": {"total": vms.len(), "running": running},
             "storage": {"total_bytes": total_bytes, "used_bytes": used_bytes},
@@ -125,6 +125,27 @@ impl WorkerState {
             .map(|v| vm_row(v, details))
             .collect();
         Ok(json!({"count": rows.len(), "vms": rows}))
+    }
+
+    /// Like [`WorkerState::resolve_vm`], but a VM found by name in the (possibly cached) list
+    /// is read again by uuid, so actions judge its current state.
+    pub(crate) async fn resolve_vm_fresh(&self, key: &str) -> Result<Value, String> {
+        let vm = self.resolve_vm(key).await?;
+        if is_uuid(key.trim()) {
+            return Ok(vm);
+        }
+        let uuid = s(&vm, "uuid");
+        match self
+            .cluster
+            .get_one("VirDomain", &uuid)
+            .await
+            .map_err(|e| self.cluster_err(e))?
+        {
+            Some(now) => Ok(now),
+            None => Err(format!(
+                "VM '{key}' ({uuid}) no longer exists on this cluster"
+            )),
+        }
     }
 
     /// Finds a VM by uuid or exact name; the error names the problem precisely.
@@ -207,16 +228,16 @@ impl WorkerState {
             .map_err(|e| self.cluster_err(e))?;
         let names: HashMap<String, String> =
             vms.iter().map(|v| (s(v, "uuid"), s(v, "name"))).collect();
-        let mut stats = match str_arg(a, "vm") {
+        let all = match str_arg(a, "vm") {
             Some(key) => {
                 let vm = self.resolve_vm(key).await?;
                 let uuid = s(&vm, "uuid");
-                self.cluster
+                let one = self
+                    .cluster
                     .get_one("VirDomainStats", &uuid)
                     .await
-                    .map_err(|e| self.cluster_err(e))?
-                    .into_iter()
-                    .collect::<Vec<_>>()
+                    .map_err(|e| self.cluster_err(e))?;
+                std::sync::Arc::new(one.into_iter().collect())
             }
             None => self
                 .cluster
@@ -224,6 +245,7 @@ impl WorkerState {
                 .await
                 .map_err(|e| self.cluster_err(e))?,
         };
+        let mut stats: Vec<&Value> = all.iter().collect();
         stats.sort_by(|x, y| f(y, "cpuUsage").total_cmp(&f(x, "cpuUsage")));
         let limit = a.get("limit").and_then(Value::as_u64).unwrap_or(50) as usize;
         let rows: Vec<Value> = stats
@@ -277,10 +299,13 @@ impl WorkerState {
             self.cluster.get_all("VirDomainSnapshot"),
             self.cluster.get_all("VirDomain")
         );
-        let mut snaps = snaps.map_err(|e| self.cluster_err(e))?;
+        let snaps = snaps.map_err(|e| self.cluster_err(e))?;
         let vms = vms.map_err(|e| self.cluster_err(e))?;
-        let names: HashMap<String, String> =
-            vms.iter().map(|v| (s(v, "uuid"), s(v, "name"))).collect();
+        let names: HashMap<&str, &str> = vms
+            .iter()
+            .filter_map(|v| Some((v.get("uuid")?.as_str()?, v.get("name")?.as_str()?)))
+            .collect();
+        let mut snaps: Vec<&Value> = snaps.iter().collect();
         if let Some(vm) = &vm {
             let uuid = s(vm, "uuid");
             snaps.retain(|x| s(x, "domainUUID") == uuid);
@@ -291,8 +316,8 @@ impl WorkerState {
             .map(|x| {
                 let vm_uuid = s(x, "domainUUID");
                 let vm_name = names
-                    .get(&vm_uuid)
-                    .cloned()
+                    .get(vm_uuid.as_str())
+                    .map(|x| (*x).to_owned())
                     .or_else(|| x.get("domain").map(|d| s(d, "name")))
                     .unwrap_or_default();
                 json!({
