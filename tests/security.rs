@@ -444,6 +444,19 @@ async fn hostile_requests(http: &reqwest::Client, url: &str, token: &str, what: 
         "{what}: unknown method got {s}: {body}"
     );
 
+    // A wrong bearer token is refused before anything runs.
+    let (s, body, _) = raw_post(
+        http,
+        url,
+        "wrong-token",
+        JSON,
+        init.to_string().into_bytes(),
+        None,
+    )
+    .await;
+    assert_eq!(s, 401, "{what}: wrong token: {body}");
+    assert!(!body.contains(token), "{what}: the 401 echoes the token");
+
     // DNS rebinding: a foreign Host header is refused before anything runs.
     let r = http
         .post(url)
