@@ -9,6 +9,7 @@ use hyperfed_protocol::{MAX_EXPORTED_TOOL_NAME, is_valid_tool_name};
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::{Value, json};
 
+use crate::auth::Scope;
 use crate::config::ToolsMode;
 use crate::registry::{ClusterView, Health};
 
@@ -43,7 +44,19 @@ pub(crate) struct Route {
 #[derive(Default)]
 pub(crate) struct Catalog {
     pub tools: Arc<Vec<Tool>>,
+    /// The tools a `read` token sees: read-only ones and the fleet tools.
+    pub read_only: Arc<Vec<Tool>>,
     pub routes: HashMap<String, Route>,
+}
+
+impl Catalog {
+    /// The tools a caller with `scope` may see (built once per catalog, shared).
+    pub(crate) fn visible(&self, scope: Scope) -> &Arc<Vec<Tool>> {
+        match scope {
+            Scope::Read => &self.read_only,
+            Scope::Operate | Scope::Admin => &self.tools,
+        }
+    }
 }
 
 fn fnv1a(s: &str) -> u32 {
@@ -251,8 +264,14 @@ pub(crate) fn build(mode: ToolsMode, clusters: &[ClusterView]) -> Catalog {
         tools.push(exported);
     }
 
+    let read_only = tools
+        .iter()
+        .filter(|t| routes.get(t.name.as_ref()).is_some_and(|r| !r.mutating))
+        .cloned()
+        .collect();
     Catalog {
         tools: Arc::new(tools),
+        read_only: Arc::new(read_only),
         routes,
     }
 }
@@ -322,6 +341,14 @@ mod tests {
         }
         assert!(!names.contains(&"vm_list"));
         assert!(!names.contains(&"vm_get"));
+        let read: Vec<&str> = c
+            .visible(Scope::Read)
+            .iter()
+            .map(|t| t.name.as_ref())
+            .collect();
+        assert!(read.contains(&"dc1__vm_list") && read.contains(&"fleet_status"));
+        assert!(!read.contains(&"vm_start") && !read.contains(&"edge__vm_start"));
+        assert_eq!(c.visible(Scope::Operate).len(), c.tools.len());
         let start = c.tools.iter().find(|t| t.name == "vm_start").unwrap();
         let cluster = &start.input_schema["properties"]["cluster"];
         assert_eq!(cluster["enum"], json!(["dc1"]));

@@ -79,6 +79,21 @@ pub struct HubConfig {
     pub heartbeat_interval: Duration,
     /// Extra Host header values accepted on `/mcp` (loopback names are always accepted).
     pub allowed_hosts: Vec<String>,
+    /// Require a bearer token (static or scoped) even when no static `token` is set.
+    pub require_token: bool,
+    /// PEM certificate chain and private key: serve HTTPS instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// PEM CA bundle trusted for `https://` worker URLs (None: the system roots).
+    pub worker_ca: Option<PathBuf>,
+}
+
+/// The hub listener's certificate chain and private key (PEM files).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl HubConfig {
@@ -95,6 +110,9 @@ impl HubConfig {
             call_timeout: Duration::from_secs(120),
             heartbeat_interval: Duration::from_secs(2),
             allowed_hosts: Vec::new(),
+            require_token: false,
+            tls: None,
+            worker_ca: None,
         }
     }
 }
@@ -125,6 +143,14 @@ pub struct FileConfig {
     pub heartbeat_interval: Option<String>,
     /// `allowed_hosts = ["hub.example.com"]`: extra Host values accepted on /mcp.
     pub allowed_hosts: Option<Vec<String>>,
+    /// `require_token = true`: clients need a bearer token even without a static `token`.
+    pub require_token: Option<bool>,
+    /// `tls_cert = "/etc/hyperfed/hub.pem"`: PEM certificate chain (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// `tls_key = "/etc/hyperfed/hub-key.pem"`: PEM private key (with `tls_cert`).
+    pub tls_key: Option<PathBuf>,
+    /// `worker_ca = "/etc/hyperfed/workers-ca.pem"`: CA bundle for https worker URLs.
+    pub worker_ca: Option<PathBuf>,
 }
 
 impl FileConfig {

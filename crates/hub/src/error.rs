@@ -47,6 +47,9 @@ pub enum HubError {
         /// What went wrong.
         message: String,
     },
+    /// The caller's token scope does not allow this call (nothing was changed).
+    #[error("{0}")]
+    Forbidden(String),
     /// The caller's request is wrong (unknown tool, bad argument, ambiguous VM).
     #[error("{0}")]
     BadRequest(String),

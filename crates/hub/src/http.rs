@@ -16,14 +16,42 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::auth::{ClientClaims, Scope};
 use crate::error::HubError;
 use crate::mcp::HubServer;
 use crate::route::{self, CallContext};
 use crate::state::{Hub, JoinRefusal};
 
-/// Who the auth middleware let in (the audit subject).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Principal(pub &'static str);
+/// Who the auth middleware let in: the audit subject and what their token allows.
+#[derive(Debug, Clone)]
+pub(crate) struct Principal {
+    /// `bearer-token`, `anonymous` or a scoped token's subject.
+    pub subject: Arc<str>,
+    /// The token's scope (`admin` for the static token and for hubs without authentication).
+    pub scope: Scope,
+    /// True for a scoped JWT (the audit subject then names its scope).
+    pub scoped: bool,
+}
+
+impl Principal {
+    /// The caller of a hub without client authentication.
+    pub(crate) fn anonymous() -> Self {
+        Principal {
+            subject: Arc::from("anonymous"),
+            scope: Scope::Admin,
+            scoped: false,
+        }
+    }
+
+    /// The audit record's subject, e.g. `alice (scope operate) via mcp`.
+    pub(crate) fn audit_subject(&self, channel: &str) -> String {
+        if self.scoped {
+            format!("{} (scope {}) via {channel}", self.subject, self.scope)
+        } else {
+            format!("{} via {channel}", self.subject)
+        }
+    }
+}
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
@@ -33,6 +61,7 @@ impl IntoResponse for HubError {
     fn into_response(self) -> Response {
         let status = match &self {
             HubError::BadRequest(_) | HubError::Config(_) => StatusCode::BAD_REQUEST,
+            HubError::Forbidden(_) => StatusCode::FORBIDDEN,
             HubError::UnknownCluster(_) => StatusCode::NOT_FOUND,
             HubError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             HubError::Upstream { .. } => StatusCode::BAD_GATEWAY,
@@ -53,22 +82,87 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 async fn require_token(State(hub): State<Arc<Hub>>, mut req: Request, next: Next) -> Response {
-    match &hub.config.token {
-        None => {
-            req.extensions_mut().insert(Principal("anonymous"));
+    let presented = bearer(req.headers());
+    let required = hub.config.token.is_some() || hub.config.require_token;
+    let principal = match presented {
+        // Constant-time compare with the static token (simple mode: admin).
+        Some(t) if hub.config.token.as_ref().is_some_and(|s| s.matches(t)) => Principal {
+            subject: Arc::from("bearer-token"),
+            scope: Scope::Admin,
+            scoped: false,
+        },
+        Some(t) => match ClientClaims::verify(&hub.key, t) {
+            Ok(claims) => Principal {
+                subject: Arc::from(claims.sub.as_str()),
+                scope: claims.scope,
+                scoped: true,
+            },
+            Err(e) if required => return error(StatusCode::UNAUTHORIZED, e.to_string()),
+            Err(_) => Principal::anonymous(),
+        },
+        None if required => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "missing bearer token (Authorization: Bearer <token>)",
+            );
         }
-        Some(token) => {
-            let ok = bearer(req.headers()).is_some_and(|t| token.matches(t));
-            if !ok {
-                return error(
-                    StatusCode::UNAUTHORIZED,
-                    "missing or wrong bearer token (Authorization: Bearer <token>)",
-                );
-            }
-            req.extensions_mut().insert(Principal("bearer-token"));
+        None => Principal::anonymous(),
+    };
+    req.extensions_mut().insert(principal);
+    next.run(req).await
+}
+
+/// The host part of an `Origin` value (`scheme://host[:port]`), lowercased.
+fn origin_host(origin: &str) -> Option<String> {
+    let rest = origin.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// DNS-rebinding protection for browsers: a present `Origin` must name an allowed host.
+async fn check_origin(
+    State(hosts): State<Arc<AllowedHosts>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(origin) = req.headers().get(http::header::ORIGIN) {
+        let allowed = hosts.any
+            || origin
+                .to_str()
+                .ok()
+                .and_then(origin_host)
+                .is_some_and(|h| hosts.names.iter().any(|a| host_only(a) == h));
+        if !allowed {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Origin not allowed: this hub accepts browser requests only from its allowed hosts (--allowed-host)",
+            );
         }
     }
     next.run(req).await
+}
+
+/// An allowed-host entry without its port (`hub.example.com:8000` -> `hub.example.com`).
+fn host_only(entry: &str) -> String {
+    let e = entry.trim().to_ascii_lowercase();
+    if let Some(v6) = e.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("").to_owned();
+    }
+    if e.matches(':').count() > 1 {
+        return e; // a bare IPv6 address
+    }
+    e.rsplit_once(':').map_or(e.clone(), |(h, _)| h.to_owned())
+}
+
+/// The Host/Origin names `/mcp` accepts.
+struct AllowedHosts {
+    names: Vec<String>,
+    any: bool,
 }
 
 async fn join(
@@ -152,9 +246,14 @@ async fn vms(
     route::vm_search(&hub, &args).await.map(Json)
 }
 
-async fn tools(State(hub): State<Arc<Hub>>) -> Json<Value> {
+async fn tools(
+    State(hub): State<Arc<Hub>>,
+    principal: Option<axum::Extension<Principal>>,
+) -> Json<Value> {
+    let scope = principal.map_or(Scope::Admin, |p| p.0.scope);
     let catalog = hub.catalog();
-    Json(json!({"count": catalog.tools.len(), "tools": catalog.tools.as_ref()}))
+    let tools = catalog.visible(scope);
+    Json(json!({"count": tools.len(), "tools": tools.as_ref()}))
 }
 
 async fn call(
@@ -170,8 +269,8 @@ async fn call(
             .map_err(|e| HubError::BadRequest(format!("the request body is not JSON: {e}")))?;
         route::as_object(v)?
     };
-    let who = principal.map(|p| p.0.0).unwrap_or("anonymous");
-    let ctx = CallContext::plain(format!("{who} via rest"));
+    let who = principal.map_or_else(Principal::anonymous, |p| p.0);
+    let ctx = CallContext::plain(who.audit_subject("rest"), who.scope);
     let result = route::call_tool(&hub, &name, args, &ctx).await?;
     serde_json::to_value(&result)
         .map(Json)
@@ -205,7 +304,12 @@ pub(crate) fn router(hub: Arc<Hub>) -> Router {
     }
     let mut config =
         StreamableHttpServerConfig::default().with_cancellation_token(hub.shutdown.child_token());
-    config = if hosts.iter().any(|h| h == "*") {
+    let any = hosts.iter().any(|h| h == "*");
+    let allowed = Arc::new(AllowedHosts {
+        names: hosts.clone(),
+        any,
+    });
+    config = if any {
         config.disable_allowed_hosts()
     } else {
         config.with_allowed_hosts(hosts)
@@ -223,8 +327,11 @@ pub(crate) fn router(hub: Arc<Hub>) -> Router {
         Arc::new(sessions),
         config,
     );
-    let protected = Router::new()
+    let mcp = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn_with_state(allowed, check_origin));
+    let protected = Router::new()
+        .merge(mcp)
         .route("/v1/clusters", get(clusters))
         .route("/v1/status", get(status))
         .route("/v1/vms", get(vms))

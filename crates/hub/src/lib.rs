@@ -5,6 +5,7 @@
 //! Start one with [`start`]; stop it with [`HubHandle::shutdown`].
 
 pub mod audit;
+pub mod auth;
 mod catalog;
 pub mod config;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod registry;
 mod route;
 mod state;
 mod store;
+mod tls;
 mod upstream;
 mod validate;
 
@@ -22,7 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use audit::AuditEntry;
-pub use config::{HubConfig, ToolsMode};
+pub use auth::{ClientClaims, HubKey, Scope, issue_token};
+pub use config::{HubConfig, TlsFiles, ToolsMode};
 pub use error::HubError;
 pub use registry::{ClusterSummary, Health};
 
@@ -32,6 +35,7 @@ use store::Store;
 /// A running hub.
 pub struct HubHandle {
     addr: SocketAddr,
+    tls: bool,
     hub: Arc<Hub>,
     server: tokio::task::JoinHandle<()>,
     health: tokio::task::JoinHandle<()>,
@@ -70,27 +74,44 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
         addr: config.listen,
         source,
     })?;
+    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     let store = Store::open(config.data_dir.as_deref())?;
     let hub = Hub::new(config, store)?;
     let app = http::router(hub.clone());
     let stop = hub.shutdown.clone();
     let stop_all = hub.shutdown.clone();
+    let https = tls.is_some();
     let server = tokio::spawn(async move {
-        // TCP_NODELAY: small JSON-RPC answers must not wait for delayed ACKs (~40 ms).
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
-        if let Err(e) = serve.await {
+        let result = match tls {
+            Some(tls) => match tls::TlsListener::new(listener, tls, stop.clone()) {
+                Ok(listener) => {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(stop.cancelled_owned())
+                        .await
+                }
+                Err(e) => Err(e),
+            },
+            None => {
+                // TCP_NODELAY: small JSON-RPC answers must not wait for delayed ACKs (~40 ms).
+                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+            }
+        };
+        if let Err(e) = result {
             tracing::error!(error = %e, "hub HTTP server failed");
         }
         // However the server ended, stop everything else too (`HubHandle::stopped` resolves).
         stop_all.cancel();
     });
     let health = tokio::spawn(hub.clone().health_loop());
-    tracing::info!(%addr, clusters = hub.registry.len(), mode = %hub.config.tools_mode, "hub listening");
+    tracing::info!(%addr, tls = https, clusters = hub.registry.len(), mode = %hub.config.tools_mode, "hub listening");
     Ok(HubHandle {
         addr,
+        tls: https,
         hub,
         server,
         health,
@@ -103,12 +124,13 @@ impl HubHandle {
         self.addr
     }
 
-    /// `http://<addr>`: where workers join and REST lives.
+    /// `http://<addr>` (`https://` with TLS): where workers join and REST lives.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
-    /// `http://<addr>/mcp`: the MCP endpoint.
+    /// `<base_url>/mcp`: the MCP endpoint.
     pub fn mcp_url(&self) -> String {
         format!("{}/mcp", self.base_url())
     }

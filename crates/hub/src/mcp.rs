@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, SubscriptionFilter,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
@@ -39,14 +39,13 @@ pub(crate) struct HubServer {
     pub hub: Arc<Hub>,
 }
 
-fn subject(ctx: &RequestContext<RoleServer>) -> String {
-    let who = ctx
-        .extensions
+/// The principal the auth middleware attached to this request's HTTP parts.
+fn principal(ctx: &RequestContext<RoleServer>) -> Principal {
+    ctx.extensions
         .get::<http::request::Parts>()
         .and_then(|p| p.extensions.get::<Principal>())
-        .map(|p| p.0)
-        .unwrap_or("anonymous");
-    format!("{who} via mcp")
+        .cloned()
+        .unwrap_or_else(Principal::anonymous)
 }
 
 impl ServerHandler for HubServer {
@@ -105,9 +104,10 @@ impl ServerHandler for HubServer {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let catalog = self.hub.catalog();
+        let scope = principal(&ctx).scope;
         let start = match request.and_then(|r| r.cursor) {
             None => 0,
             Some(c) => parse_cursor(&c).ok_or_else(|| {
@@ -117,7 +117,7 @@ impl ServerHandler for HubServer {
                 )
             })?,
         };
-        let tools = catalog.tools.as_ref();
+        let tools = catalog.visible(scope).as_ref();
         let (range, next) = page(tools.len(), start, TOOLS_PAGE);
         let mut result =
             ListToolsResult::with_all_items(tools.get(range).unwrap_or_default().to_vec());
@@ -130,14 +130,20 @@ impl ServerHandler for HubServer {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let who = principal(&ctx);
         let call = CallContext {
-            subject: subject(&ctx),
+            subject: who.audit_subject("mcp"),
+            scope: who.scope,
             progress: ctx.meta.get_progress_token().map(|t| (ctx.peer.clone(), t)),
             cancel: ctx.ct.clone(),
         };
         match route::call_tool(&self.hub, &request.name, request.arguments, &call).await {
             Ok(result) => Ok(result.into()),
             Err(HubError::BadRequest(msg)) => Err(ErrorData::invalid_params(msg, None)),
+            // A tool-level error, so the model reads why and what scope is needed.
+            Err(HubError::Forbidden(msg)) => {
+                Ok(CallToolResult::error(vec![rmcp::model::ContentBlock::text(msg)]).into())
+            }
             Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
         }
     }

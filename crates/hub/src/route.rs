@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditEntry, now_rfc3339};
+use crate::auth::{self, Scope};
 use crate::catalog::{FleetTool, Target};
 use crate::error::HubError;
 use crate::registry::Health;
@@ -36,15 +37,18 @@ pub(crate) struct CallContext {
     pub progress: Option<(Peer<RoleServer>, ProgressToken)>,
     /// Cancelled when the client cancels the request.
     pub cancel: CancellationToken,
+    /// What the caller's token allows.
+    pub scope: Scope,
 }
 
 impl CallContext {
     /// A context for calls without progress or cancellation (REST).
-    pub(crate) fn plain(subject: String) -> Self {
+    pub(crate) fn plain(subject: String, scope: Scope) -> Self {
         CallContext {
             subject,
             progress: None,
             cancel: CancellationToken::new(),
+            scope,
         }
     }
 }
@@ -426,7 +430,7 @@ pub(crate) async fn fan_out(
     tool: &str,
     arguments: JsonObject,
 ) -> Vec<ClusterAnswer> {
-    let ctx = CallContext::plain(String::new());
+    let ctx = CallContext::plain(String::new(), Scope::Read);
     let ctx = &ctx;
     let calls = aliases.into_iter().map(|alias| {
         let arguments = arguments.clone();
@@ -831,6 +835,14 @@ pub(crate) async fn call_tool(
         )));
     };
     let mut args = arguments.unwrap_or_default();
+    let worker_tool = match &route.target {
+        Target::Namespaced { tool, .. } | Target::Plain { tool, .. } => Some(tool.as_str()),
+        Target::Fleet(_) => None,
+    };
+    if let Some(why) = auth::refusal(ctx.scope, name, worker_tool, route.mutating, &args) {
+        audit_refusal(hub, name, &route.target, worker_tool, &args, ctx, &why).await;
+        return Err(HubError::Forbidden(why));
+    }
     let outcome = match &route.target {
         Target::Fleet(which) => {
             let v = match which {
@@ -877,6 +889,43 @@ pub(crate) async fn call_tool(
         }
     };
     Ok(outcome.unwrap_or_else(|e| error_result(e.to_string())))
+}
+
+/// Records a call refused for its scope (nothing was forwarded).
+async fn audit_refusal(
+    hub: &Hub,
+    exported: &str,
+    target: &Target,
+    tool: Option<&str>,
+    args: &JsonObject,
+    ctx: &CallContext,
+    why: &str,
+) {
+    let cluster = match target {
+        Target::Namespaced { alias, .. } => alias.clone(),
+        _ => args
+            .get("cluster")
+            .and_then(Value::as_str)
+            .map(|c| c.chars().take(64).collect())
+            .unwrap_or_default(),
+    };
+    let now = now_rfc3339();
+    let entry = AuditEntry {
+        id: 0,
+        time: now.clone(),
+        subject: ctx.subject.clone(),
+        cluster,
+        tool: tool.unwrap_or(exported).to_owned(),
+        exported_tool: exported.to_owned(),
+        arguments: redact_json(&Value::Object(args.clone())),
+        outcome: "refused".into(),
+        error: Some(why.to_owned()),
+        task_tag: None,
+        completed: Some(now),
+    };
+    if let Err(e) = hub.store.audit_begin(entry).await {
+        tracing::warn!(error = %e, "cannot record a refused call in the audit log");
+    }
 }
 
 /// Arguments as a JSON object, for REST callers.

@@ -1,7 +1,7 @@
 //! The hub's shared state and its registry operations: join, heartbeat, leave, the health
 //! monitor, catalog rebuilds and `list_changed` pushes to connected MCP clients.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use rmcp::service::{Peer, RoleServer};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::HubKey;
 use crate::catalog::{self, Catalog};
 use crate::config::HubConfig;
 use crate::error::HubError;
@@ -82,11 +83,16 @@ pub(crate) struct ProgressSink {
 pub(crate) struct Hub {
     pub config: HubConfig,
     pub http: reqwest::Client,
+    /// Signs and verifies scoped client tokens (`hub.key` in the data directory).
+    pub key: HubKey,
     pub registry: DashMap<String, ClusterEntry>,
     pub store: Store,
     pub catalog: RwLock<Arc<Catalog>>,
     rebuild_lock: Mutex<()>,
-    catalog_dirty: AtomicBool,
+    /// Bumped on every registry change that affects the exported tools.
+    catalog_gen: AtomicU64,
+    /// The `catalog_gen` the current catalog was built from.
+    built_gen: AtomicU64,
     pub peers: Mutex<Vec<Peer<RoleServer>>>,
     /// Tool-list changes for 2026-07-28 clients listening with `subscriptions/listen`.
     pub list_changed: tokio::sync::broadcast::Sender<()>,
@@ -104,12 +110,20 @@ pub(crate) struct Hub {
 impl Hub {
     /// Builds the state and loads known clusters as `reconnecting`.
     pub(crate) fn new(config: HubConfig, store: Store) -> Result<Arc<Self>, HubError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(64)
-            .tcp_nodelay(true)
+            .tcp_nodelay(true);
+        if let Some(ca) = &config.worker_ca {
+            builder = builder.tls_certs_only(crate::tls::worker_roots(ca)?);
+        }
+        let http = builder
             .build()
             .map_err(|e| HubError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let key = match &config.data_dir {
+            Some(dir) => HubKey::load_or_create(dir)?,
+            None => HubKey::generate(),
+        };
         let registry = DashMap::new();
         for mut record in store.load_clusters()? {
             // The live entry keeps the tools once, in `tools`; the record's copy is for storage.
@@ -128,11 +142,13 @@ impl Hub {
         let hub = Arc::new(Hub {
             config,
             http,
+            key,
             registry,
             store,
             catalog: RwLock::new(Arc::new(Catalog::default())),
             rebuild_lock: Mutex::new(()),
-            catalog_dirty: AtomicBool::new(true),
+            catalog_gen: AtomicU64::new(1),
+            built_gen: AtomicU64::new(0),
             peers: Mutex::new(Vec::new()),
             list_changed: tokio::sync::broadcast::channel(16).0,
             nonces: DashMap::new(),
@@ -151,15 +167,22 @@ impl Hub {
     pub(crate) fn catalog(&self) -> Arc<Catalog> {
         // Rebuilt lazily on the first read after a change, so a burst of joins (e.g. every
         // worker re-joining after a hub restart) costs one rebuild, not one per join.
-        if self.catalog_dirty.load(Ordering::Acquire) {
+        // Readers that see a stale generation wait on the lock while another thread rebuilds,
+        // so nobody is served the old catalog after a change was announced.
+        let wanted = self.catalog_gen.load(Ordering::Acquire);
+        if self.built_gen.load(Ordering::Acquire) < wanted {
             let _serial = self.rebuild_lock.lock();
-            if self.catalog_dirty.swap(false, Ordering::AcqRel) {
+            if self.built_gen.load(Ordering::Acquire) < wanted {
+                // Read the generation before the registry: a change during the build bumps it
+                // again and the next reader rebuilds.
+                let target = self.catalog_gen.load(Ordering::Acquire);
                 let views: Vec<ClusterView> = self.registry.iter().map(|e| e.view()).collect();
                 let built = Arc::new(catalog::build(self.config.tools_mode, &views));
                 match self.catalog.write() {
                     Ok(mut g) => *g = built,
                     Err(p) => *p.into_inner() = built,
                 }
+                self.built_gen.store(target, Ordering::Release);
             }
         }
         match self.catalog.read() {
@@ -170,7 +193,7 @@ impl Hub {
 
     /// Marks the exported catalog stale; the next read rebuilds it from the registry.
     pub(crate) fn rebuild_catalog(&self) {
-        self.catalog_dirty.store(true, Ordering::Release);
+        self.catalog_gen.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Rebuilds the catalog and tells every connected MCP client the tool list changed.

@@ -33,6 +33,8 @@ enum Command {
     Audit(cmd::audit::AuditArgs),
     /// Measure hub overhead, throughput, fan-out and start-up on loopback (see BENCHMARKS.md).
     Bench(cmd::bench::BenchArgs),
+    /// Issue scoped client tokens (read, operate, admin) signed with the hub's key.
+    Token(cmd::token::TokenArgs),
 }
 
 fn init_tracing(filter: &str) {
@@ -67,6 +69,7 @@ fn main() -> anyhow::Result<()> {
             Command::Connect(args) => cmd::connect::run(args).await,
             Command::Audit(args) => cmd::audit::run(args).await,
             Command::Bench(args) => cmd::bench::run(args).await,
+            Command::Token(args) => cmd::token::run(args).await,
         }
     })
 }

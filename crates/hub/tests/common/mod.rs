@@ -54,6 +54,8 @@ pub struct FakeCluster {
     pub extra_tools: Mutex<Vec<String>>,
     pub peers: Mutex<Vec<rmcp::service::Peer<RoleServer>>>,
     pub cancelled: AtomicUsize,
+    /// Also offer `api_request` (raw API, writes allowed: destructive).
+    pub raw_api: AtomicBool,
 }
 
 impl FakeCluster {
@@ -106,6 +108,7 @@ impl FakeCluster {
             extra_tools: Mutex::new(Vec::new()),
             peers: Mutex::new(Vec::new()),
             cancelled: AtomicUsize::new(0),
+            raw_api: AtomicBool::new(false),
         }
     }
 
@@ -266,7 +269,19 @@ impl ServerHandler for FakeHandler {
         _c: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let extra = self.cluster.extra_tools.lock().unwrap().clone();
-        Ok(ListToolsResult::with_all_items(fake_tools(&extra)))
+        let mut tools = fake_tools(&extra);
+        if self.cluster.raw_api.load(Ordering::SeqCst) {
+            tools.push(
+                Tool::new(
+                    "api_request",
+                    "Raw HyperCore API request.",
+                    schema(json!({"type": "object", "properties": {
+                    "method": {"type": "string"}, "path": {"type": "string"}}, "required": ["path"]})),
+                )
+                .with_annotations(ann(false, true)),
+            );
+        }
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     async fn call_tool(
@@ -357,6 +372,12 @@ impl ServerHandler for FakeHandler {
                 }
                 ok(json!({"task_tag": "77", "state": "COMPLETE"}))
             }
+            "api_request" => ok(json!({
+                "status": 200,
+                "method": arg("method").unwrap_or_else(|| "GET".into()),
+                "path": arg("path"),
+                "body": {}
+            })),
             other => Ok(CallToolResult::error(vec![ContentBlock::text(format!(
                 "unknown tool {other}"
             ))])
@@ -403,6 +424,16 @@ pub struct FakeWorker {
 impl FakeWorker {
     /// Serves `cluster` on loopback and keeps it joined to the hub at `hub_base`.
     pub async fn start(cluster: FakeCluster, hub_base: &str, name: Option<&str>) -> FakeWorker {
+        Self::start_with(cluster, hub_base, name, None).await
+    }
+
+    /// Like `start`, but serving HTTPS with `tls` (URL host `localhost`).
+    pub async fn start_with(
+        cluster: FakeCluster,
+        hub_base: &str,
+        name: Option<&str>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> FakeWorker {
         let cluster = Arc::new(cluster);
         let stop = CancellationToken::new();
         let handler = FakeHandler {
@@ -421,16 +452,36 @@ impl FakeWorker {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let s = stop.clone();
-        // Like the real worker: no Nagle delay on small SSE writes.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(s.cancelled_owned())
-                .await;
-        });
-        let url = format!("http://{addr}/mcp");
+        let https = tls.is_some();
+        let server = match tls {
+            Some(tls) => {
+                let listener = TlsTestListener {
+                    tcp: listener,
+                    acceptor: tokio_rustls::TlsAcceptor::from(tls),
+                };
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(s.cancelled_owned())
+                        .await;
+                })
+            }
+            None => {
+                // Like the real worker: no Nagle delay on small SSE writes.
+                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(s.cancelled_owned())
+                        .await;
+                })
+            }
+        };
+        let url = if https {
+            format!("https://localhost:{}/mcp", addr.port())
+        } else {
+            format!("http://{addr}/mcp")
+        };
         let alias = Arc::new(Mutex::new(None));
         let token = Arc::new(Mutex::new(None));
         let joins = Arc::new(AtomicUsize::new(0));
@@ -505,6 +556,57 @@ impl FakeWorker {
             server.abort();
         }
     }
+}
+
+/// A minimal HTTPS listener for the fake worker (handshake inline; tests only).
+struct TlsTestListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsTestListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, peer)) = self.tcp.accept().await else {
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            if let Ok(Ok(tls)) =
+                tokio::time::timeout(Duration::from_secs(5), self.acceptor.accept(tcp)).await
+            {
+                return (tls, peer);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// A self-signed certificate for `localhost` and 127.0.0.1: (server config, PEM certificate,
+/// PEM private key).
+pub fn self_signed() -> (Arc<rustls::ServerConfig>, String, String) {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert_pem = cert.cert.pem();
+    let key_pem = cert.signing_key.serialize_pem();
+    let der = cert.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        cert.signing_key.serialize_der(),
+    ));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![der], key)
+    .unwrap();
+    (Arc::new(config), cert_pem, key_pem)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use hyperfed_hub::config::{FileConfig, read_secret_file};
-use hyperfed_hub::{HubConfig, ToolsMode};
+use hyperfed_hub::{HubConfig, TlsFiles, ToolsMode};
 use hyperfed_protocol::{Secret, parse_duration};
 
 /// Arguments of `hyperfed hub`.
 #[derive(clap::Args)]
 pub struct HubArgs {
-    /// Address to listen on [default: 127.0.0.1:8000]. Non-loopback needs --token.
+    /// Address to listen on [default: 127.0.0.1:8000]. Non-loopback needs --token or --require-token.
     #[arg(long)]
     pub listen: Option<SocketAddr>,
     /// Join secret shared with workers.
@@ -43,6 +43,19 @@ pub struct HubArgs {
     /// Extra Host header accepted on /mcp (repeatable; "*" disables the check).
     #[arg(long = "allowed-host", value_name = "HOST")]
     pub allowed_hosts: Vec<String>,
+    /// Require a bearer token (the static --token or a scoped token from `hyperfed token issue`)
+    /// even without --token.
+    #[arg(long)]
+    pub require_token: bool,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle trusted for https:// worker URLs [default: the system roots].
+    #[arg(long, value_name = "FILE")]
+    pub worker_ca: Option<PathBuf>,
     /// TOML configuration file (see configs/hub.toml); flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -94,14 +107,32 @@ fn resolve(args: HubArgs) -> anyhow::Result<HubConfig> {
         (None, None, None) => None,
     }
     .filter(|t| !t.is_empty());
-    if token.is_none() && !is_loopback(&listen) {
+    let require_token = args.require_token || file.require_token.unwrap_or(false);
+    let data_dir = args.data.or(file.data);
+    if require_token && token.is_none() && data_dir.is_none() {
         bail!(
-            "refusing to listen on {listen} without a client token: give --token (or HYPERFED_TOKEN), or listen on 127.0.0.1"
+            "--require-token without --token needs --data DIR: scoped tokens are signed with DIR/hub.key (issue them with `hyperfed token issue --data DIR`)"
         );
     }
+    if token.is_none() && !require_token && !is_loopback(&listen) {
+        bail!(
+            "refusing to listen on {listen} without client authentication: give --token (or HYPERFED_TOKEN) or --require-token with scoped tokens, or listen on 127.0.0.1"
+        );
+    }
+    let tls = match (
+        args.tls_cert.or(file.tls_cert),
+        args.tls_key.or(file.tls_key),
+    ) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => bail!("TLS needs both a certificate and a key: give --tls-cert and --tls-key"),
+    };
     let mut config = HubConfig::new(listen, secret);
     config.token = token;
-    config.data_dir = args.data.or(file.data);
+    config.require_token = require_token;
+    config.tls = tls;
+    config.worker_ca = args.worker_ca.or(file.worker_ca);
+    config.data_dir = data_dir;
     config.tools_mode = args.tools.or(file.tools).unwrap_or_default();
     config.fanout_timeout = duration(
         args.fanout_timeout,
@@ -147,7 +178,7 @@ async fn terminate() {
 /// Runs `hyperfed hub`.
 pub async fn run(args: HubArgs) -> anyhow::Result<()> {
     let config = resolve(args)?;
-    let authed = config.token.is_some();
+    let authed = config.token.is_some() || config.require_token;
     let data = config.data_dir.clone();
     let hub = hyperfed_hub::start(config)
         .await

@@ -6,4 +6,5 @@ pub mod connect;
 pub mod demo;
 pub mod hub;
 pub mod mock;
+pub mod token;
 pub mod worker;
