@@ -3,7 +3,6 @@
 //! collections with request coalescing, and the typed client for mutations.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,69 +58,37 @@ type Outcome = Result<(Instant, Records), Arc<hypercore::Error>>;
 #[derive(Default)]
 struct Flight {
     outcome: OnceCell<Outcome>,
-    /// A background refresh of this entry was started.
-    refreshing: AtomicBool,
-}
-
-/// The cached reads, and how many times they were invalidated.
-#[derive(Default)]
-struct Flights {
-    generation: u64,
-    by_collection: HashMap<String, Arc<Flight>>,
 }
 
 /// Collection reads by name. Invalidation drops every entry (finished or in flight), so a
 /// read that starts afterwards always asks the cluster again.
 struct ReadCache {
     ttl: Duration,
-    flights: Mutex<Flights>,
+    flights: Mutex<HashMap<String, Arc<Flight>>>,
 }
 
 impl ReadCache {
-    /// The flight a reader of `collection` should join (a fresh cached one, the one in the
-    /// air, or a new one) and the cache generation it belongs to.
-    fn flight(&self, collection: &str) -> (Arc<Flight>, u64) {
-        let Ok(mut flights) = self.flights.lock() else {
-            return (Arc::new(Flight::default()), u64::MAX);
+    /// The flight a reader of `collection` should join: a fresh cached one, the one in the air,
+    /// or a new one.
+    fn flight(&self, collection: &str) -> Arc<Flight> {
+        let Ok(mut map) = self.flights.lock() else {
+            return Arc::new(Flight::default());
         };
-        let generation = flights.generation;
-        if let Some(f) = flights.by_collection.get(collection) {
+        if let Some(f) = map.get(collection) {
             match f.outcome.get() {
-                None => return (f.clone(), generation),
-                Some(Ok((at, _))) if at.elapsed() < self.ttl => return (f.clone(), generation),
+                None => return f.clone(),
+                Some(Ok((at, _))) if at.elapsed() < self.ttl => return f.clone(),
                 Some(_) => {}
             }
         }
         let f = Arc::new(Flight::default());
-        flights
-            .by_collection
-            .insert(collection.to_owned(), f.clone());
-        (f, generation)
-    }
-
-    /// Replaces `old` by a newer read, unless the cache was invalidated or `old` replaced
-    /// since the refresh started.
-    fn install(&self, collection: &str, generation: u64, old: &Arc<Flight>, outcome: Outcome) {
-        let Ok(mut flights) = self.flights.lock() else {
-            return;
-        };
-        if flights.generation != generation {
-            return;
-        }
-        if let Some(current) = flights.by_collection.get_mut(collection)
-            && Arc::ptr_eq(current, old)
-        {
-            *current = Arc::new(Flight {
-                outcome: OnceCell::new_with(Some(outcome)),
-                refreshing: AtomicBool::new(false),
-            });
-        }
+        map.insert(collection.to_owned(), f.clone());
+        f
     }
 
     fn clear(&self) {
-        if let Ok(mut flights) = self.flights.lock() {
-            flights.generation = flights.generation.wrapping_add(1);
-            flights.by_collection.clear();
+        if let Ok(mut map) = self.flights.lock() {
+            map.clear();
         }
     }
 }
@@ -219,7 +186,7 @@ impl Cluster {
             client,
             cache: Arc::new(ReadCache {
                 ttl,
-                flights: Mutex::new(Flights::default()),
+                flights: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -243,32 +210,13 @@ impl Cluster {
     /// Every record of a collection (`GET /rest/v1/{collection}`), at most the read cache's
     /// TTL old; concurrent callers share one request and one parsed result.
     pub async fn get_all(&self, collection: &str) -> Result<Records, hypercore::Error> {
-        let (flight, generation) = self.cache.flight(collection);
+        let flight = self.cache.flight(collection);
         let outcome = flight
             .outcome
             .get_or_init(|| self.read_now(collection))
             .await;
         match outcome {
-            Ok((at, records)) => {
-                // Late in its life, a read in use is renewed in the background so readers
-                // rarely wait for the cluster (it still never serves data older than the TTL).
-                if !self.cache.ttl.is_zero()
-                    && at.elapsed() > self.cache.ttl * 3 / 4
-                    && !flight.refreshing.swap(true, Ordering::Relaxed)
-                {
-                    let this = self.clone();
-                    let collection = collection.to_owned();
-                    let flight = flight.clone();
-                    tokio::spawn(async move {
-                        let outcome = this.read_now(&collection).await;
-                        if outcome.is_ok() {
-                            this.cache
-                                .install(&collection, generation, &flight, outcome);
-                        }
-                    });
-                }
-                Ok(records.clone())
-            }
+            Ok((_, records)) => Ok(records.clone()),
             Err(e) => Err(copy_error(e)),
         }
     }
