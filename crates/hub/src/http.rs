@@ -124,25 +124,41 @@ fn origin_host(origin: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
-/// DNS-rebinding protection for browsers: a present `Origin` must name an allowed host.
+/// DNS-rebinding and cross-site protection for browsers on `/mcp` and the REST API: a present
+/// `Origin` must name an allowed host, and so must `Host` (rmcp checks it again on `/mcp`).
 async fn check_origin(
     State(hosts): State<Arc<AllowedHosts>>,
     req: Request,
     next: Next,
 ) -> Response {
+    if hosts.any {
+        return next.run(req).await;
+    }
     if let Some(origin) = req.headers().get(http::header::ORIGIN) {
-        let allowed = hosts.any
-            || origin
-                .to_str()
-                .ok()
-                .and_then(origin_host)
-                .is_some_and(|h| hosts.names.iter().any(|a| host_only(a) == h));
+        let allowed = origin
+            .to_str()
+            .ok()
+            .and_then(origin_host)
+            .is_some_and(|h| hosts.allows(&h));
         if !allowed {
             return error(
                 StatusCode::FORBIDDEN,
                 "Origin not allowed: this hub accepts browser requests only from its allowed hosts (--allowed-host)",
             );
         }
+    }
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    if let Some(host) = host
+        && !hosts.allows(&host_only(host))
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Host not allowed: add it with --allowed-host (DNS-rebinding protection)",
+        );
     }
     next.run(req).await
 }
@@ -159,10 +175,16 @@ fn host_only(entry: &str) -> String {
     e.rsplit_once(':').map_or(e.clone(), |(h, _)| h.to_owned())
 }
 
-/// The Host/Origin names `/mcp` accepts.
+/// The Host/Origin names `/mcp` and the REST API accept (host parts, lowercase).
 struct AllowedHosts {
     names: Vec<String>,
     any: bool,
+}
+
+impl AllowedHosts {
+    fn allows(&self, host: &str) -> bool {
+        self.names.iter().any(|n| n == host)
+    }
 }
 
 async fn join(
@@ -306,7 +328,7 @@ pub(crate) fn router(hub: Arc<Hub>) -> Router {
         StreamableHttpServerConfig::default().with_cancellation_token(hub.shutdown.child_token());
     let any = hosts.iter().any(|h| h == "*");
     let allowed = Arc::new(AllowedHosts {
-        names: hosts.clone(),
+        names: hosts.iter().map(|h| host_only(h)).collect(),
         any,
     });
     config = if any {
@@ -327,11 +349,8 @@ pub(crate) fn router(hub: Arc<Hub>) -> Router {
         Arc::new(sessions),
         config,
     );
-    let mcp = Router::new()
-        .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn_with_state(allowed, check_origin));
     let protected = Router::new()
-        .merge(mcp)
+        .nest_service("/mcp", mcp)
         .route("/v1/clusters", get(clusters))
         .route("/v1/status", get(status))
         .route("/v1/vms", get(vms))
@@ -341,7 +360,9 @@ pub(crate) fn router(hub: Arc<Hub>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             hub.clone(),
             require_token,
-        ));
+        ))
+        // Outermost: a foreign browser page is refused before authentication.
+        .layer(axum::middleware::from_fn_with_state(allowed, check_origin));
     Router::new()
         .merge(protected)
         .route("/health", get(health))

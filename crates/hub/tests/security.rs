@@ -264,6 +264,14 @@ async fn require_token_without_static_token_accepts_only_scoped_tokens() {
     let http = reqwest::Client::new();
     let url = format!("{}/v1/tools", hub.base_url());
     assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
+    // A foreign page is refused before authentication is even looked at.
+    let resp = http
+        .get(&url)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
     let resp = http.get(&url).bearer_auth(&read).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     // Health and the worker endpoints stay open.
@@ -439,5 +447,29 @@ async fn foreign_origins_are_refused_on_mcp() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 403);
+
+    // The REST API is no cross-site target either: foreign Origin or Host -> 403, and the
+    // tool is not run.
+    for (header, value) in [
+        ("origin", "http://evil.example"),
+        ("host", "evil.example:80"),
+    ] {
+        let resp = http
+            .post(format!("{}/v1/tools/fleet_status", hub.base_url()))
+            .header(header, value)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{header}: {value}");
+    }
+    let resp = http
+        .post(format!("{}/v1/tools/fleet_status", hub.base_url()))
+        .header("origin", "http://localhost:5173")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
     hub.shutdown().await;
 }
