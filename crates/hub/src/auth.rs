@@ -115,7 +115,11 @@ impl HubKey {
         let key = Self::generate();
         // Write a private temporary file, then link it into place: the link fails if another
         // process created the key meanwhile, and readers never see a half-written key.
-        let tmp = data_dir.join(format!(".{KEY_FILE}.{}.tmp", std::process::id()));
+        let tmp = data_dir.join(format!(
+            ".{KEY_FILE}.{}.{:08x}.tmp",
+            std::process::id(),
+            rand::rng().next_u32()
+        ));
         let written = write_private(&tmp, hex(&key.0).as_bytes());
         let linked = written.and_then(|()| std::fs::hard_link(&tmp, &path));
         let _ = std::fs::remove_file(&tmp);
