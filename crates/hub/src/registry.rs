@@ -57,6 +57,9 @@ pub(crate) struct ClusterEntry {
     pub health: Health,
     pub last_seen: Instant,
     pub session: Option<Arc<WorkerSession>>,
+    /// Cancelled when the cluster is marked down, so calls in flight to it end at once (a
+    /// fresh token is put in its place for the next up period).
+    pub up: tokio_util::sync::CancellationToken,
 }
 
 /// What the catalog builder needs to know about one cluster.

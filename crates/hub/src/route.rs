@@ -211,6 +211,16 @@ impl Drop for CancelGuard {
     }
 }
 
+/// Why a forwarded call ended without the worker's answer.
+enum Gone {
+    /// The call timeout passed.
+    Timeout,
+    /// The health monitor marked the cluster down.
+    Down,
+    /// The worker session was closed or its transport ended (the reason).
+    Ended(&'static str),
+}
+
 /// Forwards one call to a cluster's worker, with timeout, cancellation and progress.
 pub(crate) async fn forward(
     hub: &Hub,
@@ -266,7 +276,7 @@ async fn forward_tracked(
     timeout: Duration,
     track: bool,
 ) -> (Result<CallToolResult, HubError>, Option<String>) {
-    let session = match hub.session_of(alias) {
+    let (session, cluster_up) = match hub.live_session(alias) {
         Ok(s) => s,
         Err(e) => return (Err(e), None),
     };
@@ -322,7 +332,11 @@ async fn forward_tracked(
     let response = tokio::select! {
         _ = ctx.cancel.cancelled() => None,
         _ = hub.calls_stopping.cancelled() => Some(None),
-        r = tokio::time::timeout(timeout, handle.await_response()) => Some(Some(r)),
+        _ = cluster_up.cancelled() => Some(Some(Err(Gone::Down))),
+        reason = session.ended() => Some(Some(Err(Gone::Ended(reason)))),
+        r = tokio::time::timeout(timeout, handle.await_response()) => {
+            Some(Some(r.map_err(|_| Gone::Timeout)))
+        }
     };
     let seen_tag = guard
         .key
@@ -355,13 +369,18 @@ async fn forward_tracked(
         cancel_guard.id = None;
     }
     let result = match response {
-        Err(_) => Err(lost(
+        Err(Gone::Timeout) => Err(lost(
             alias,
             format!(
                 "no answer within {} (call timeout)",
                 humantime::format_duration(timeout)
             ),
         )),
+        Err(Gone::Down) => Err(lost(
+            alias,
+            "it went down (missed its heartbeats) while the call was in flight".into(),
+        )),
+        Err(Gone::Ended(reason)) => Err(lost(alias, reason.into())),
         Ok(Err(rmcp::service::ServiceError::McpError(e))) => Err(upstream(format!(
             "the worker refused the call: {}",
             e.message

@@ -136,6 +136,7 @@ impl Hub {
                     health: Health::Reconnecting,
                     last_seen: Instant::now(),
                     session: None,
+                    up: CancellationToken::new(),
                 },
             );
         }
@@ -360,6 +361,7 @@ impl Hub {
                     health: Health::Up,
                     last_seen: Instant::now(),
                     session: Some(session),
+                    up: CancellationToken::new(),
                 },
             );
             if let Some(prev) = previous {
@@ -446,6 +448,9 @@ impl Hub {
         for mut e in self.registry.iter_mut() {
             if e.health == Health::Up && e.last_seen.elapsed() > limit {
                 e.health = Health::Down;
+                // End the calls in flight to it now rather than at their timeout.
+                e.up.cancel();
+                e.up = CancellationToken::new();
                 tracing::warn!(cluster = %e.key(), "cluster missed its heartbeats; marked down");
                 changed.push(e.record.clone());
             }
@@ -558,12 +563,20 @@ impl Hub {
 
     /// The live session of an up cluster, or why there is none.
     pub(crate) fn session_of(&self, alias: &str) -> Result<Arc<WorkerSession>, HubError> {
+        self.live_session(alias).map(|(s, _)| s)
+    }
+
+    /// `session_of`, with the token cancelled when the cluster is next marked down.
+    pub(crate) fn live_session(
+        &self,
+        alias: &str,
+    ) -> Result<(Arc<WorkerSession>, CancellationToken), HubError> {
         let entry = self
             .registry
             .get(alias)
             .ok_or_else(|| HubError::UnknownCluster(alias.to_owned()))?;
         match (entry.health, &entry.session) {
-            (Health::Up, Some(s)) => Ok(s.clone()),
+            (Health::Up, Some(s)) => Ok((s.clone(), entry.up.clone())),
             (Health::Reconnecting, _) | (_, None) => Err(HubError::Unavailable {
                 alias: alias.to_owned(),
                 state: "reconnecting",

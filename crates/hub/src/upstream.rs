@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use futures::stream::BoxStream;
@@ -14,11 +14,13 @@ use rmcp::ServiceExt as _;
 use rmcp::model::{ClientJsonRpcMessage, ProgressNotificationParam, Tool};
 use rmcp::service::{NotificationContext, Peer, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::common::client_side_sse::ExponentialBackoff;
 use rmcp::transport::streamable_http_client::{
     SseError, StreamableHttpClient, StreamableHttpClientTransportConfig, StreamableHttpError,
     StreamableHttpPostResponse,
 };
 use sse_stream::Sse;
+use tokio_util::sync::CancellationToken;
 
 use crate::state::Hub;
 
@@ -28,6 +30,15 @@ const CALL_TOKEN_TTL: Duration = Duration::from_secs(300);
 const CALL_TOKEN_RENEW_BEFORE: u64 = 150;
 /// In-flight POSTs allowed per worker session.
 const MAX_CONCURRENT_REQUESTS: usize = 128;
+/// Reconnect attempts for a broken SSE stream before its calls fail as lost (rmcp's default
+/// retries forever, so a killed worker would hold its calls until their timeout).
+const SSE_RECONNECTS: usize = 3;
+/// First reconnect delay; doubled per attempt, at most `SSE_RECONNECT_MAX_DELAY`.
+const SSE_RECONNECT_DELAY: Duration = Duration::from_millis(250);
+/// Longest single reconnect delay (all attempts together stay under 2 s).
+const SSE_RECONNECT_MAX_DELAY: Duration = Duration::from_secs(1);
+/// How often a session checks whether its transport has ended.
+const TRANSPORT_CHECK_EVERY: Duration = Duration::from_millis(500);
 
 /// Issues the hub's call tokens for one cluster, renewing them well before expiry.
 struct CallTokens {
@@ -200,6 +211,16 @@ pub(crate) struct WorkerSession {
     /// Shared handle for concurrent requests.
     pub peer: Peer<RoleClient>,
     service: Mutex<Option<RunningService<RoleClient, UpstreamEvents>>>,
+    /// Cancelled once the session is closed or its transport has ended.
+    ended: CancellationToken,
+    /// Why it ended (first reason wins).
+    ended_reason: OnceLock<&'static str>,
+}
+
+impl Drop for WorkerSession {
+    fn drop(&mut self) {
+        self.ended.cancel();
+    }
 }
 
 impl WorkerSession {
@@ -219,6 +240,11 @@ impl WorkerSession {
         };
         let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
         config.max_concurrent_requests = MAX_CONCURRENT_REQUESTS;
+        let mut retry = ExponentialBackoff::default();
+        retry.max_times = Some(SSE_RECONNECTS);
+        retry.base_duration = SSE_RECONNECT_DELAY;
+        retry.max_delay = Some(SSE_RECONNECT_MAX_DELAY);
+        config.retry_config = Arc::new(retry);
         let transport = StreamableHttpClientTransport::with_client(client, config);
         let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
         let progress_wanted = Arc::new(AtomicUsize::new(0));
@@ -233,12 +259,34 @@ impl WorkerSession {
             .serve(transport)
             .await
             .map_err(|e| format!("cannot open an MCP session with the worker at {url}: {e}"))?;
-        Ok(Arc::new(WorkerSession {
+        let session = Arc::new(WorkerSession {
             id,
             progress_wanted,
             peer: service.peer().clone(),
             service: Mutex::new(Some(service)),
-        }))
+            ended: CancellationToken::new(),
+            ended_reason: OnceLock::new(),
+        });
+        tokio::spawn(watch_transport(
+            Arc::downgrade(&session),
+            session.ended.clone(),
+        ));
+        Ok(session)
+    }
+
+    /// Marks the session ended (calls in flight on it fail at once as lost).
+    fn end(&self, reason: &'static str) {
+        let _ = self.ended_reason.set(reason);
+        self.ended.cancel();
+    }
+
+    /// Resolves once the session has ended, with why.
+    pub(crate) async fn ended(&self) -> &'static str {
+        self.ended.cancelled().await;
+        self.ended_reason
+            .get()
+            .copied()
+            .unwrap_or("the worker session ended")
     }
 
     /// Lists every tool the worker offers (all pages).
@@ -251,11 +299,32 @@ impl WorkerSession {
 
     /// Ends the session in the background (sends DELETE to the worker).
     pub(crate) fn close(&self) {
+        self.end("the worker session was closed (the cluster left or re-joined) while the call was in flight");
         let taken = self.service.lock().ok().and_then(|mut g| g.take());
         if let Some(service) = taken {
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(Duration::from_secs(2), service.cancel()).await;
             });
+        }
+    }
+}
+
+/// Ends a session as soon as rmcp's transport for it has closed (e.g. the worker was killed
+/// and its streams could not be resumed); stops when the session ends or is dropped.
+async fn watch_transport(session: Weak<WorkerSession>, ended: CancellationToken) {
+    let mut tick = tokio::time::interval(TRANSPORT_CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ended.cancelled() => return,
+            _ = tick.tick() => {
+                let Some(s) = session.upgrade() else { return };
+                if s.peer.is_transport_closed() {
+                    tracing::warn!(session = s.id, "a worker's MCP session transport closed");
+                    s.end("the worker's MCP session closed while the call was in flight");
+                    return;
+                }
+            }
         }
     }
 }
