@@ -311,6 +311,7 @@ async fn forward_tracked(
             );
         }
     };
+    let unreachable = session.unreachable.token();
     let mut cancel_guard = CancelGuard {
         peer: session.peer.clone(),
         id: Some(handle.id.clone()),
@@ -334,6 +335,9 @@ async fn forward_tracked(
         _ = hub.calls_stopping.cancelled() => Some(None),
         _ = cluster_up.cancelled() => Some(Some(Err(Gone::Down))),
         reason = session.ended() => Some(Some(Err(Gone::Ended(reason)))),
+        _ = unreachable.cancelled() => Some(Some(Err(Gone::Ended(
+            "the worker stopped accepting connections (killed or restarting) while the call was in flight",
+        )))),
         r = tokio::time::timeout(timeout, handle.await_response()) => {
             Some(Some(r.map_err(|_| Gone::Timeout)))
         }

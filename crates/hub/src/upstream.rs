@@ -76,6 +76,40 @@ impl CallTokens {
 pub(crate) struct CallAuthClient {
     http: reqwest::Client,
     tokens: Arc<CallTokens>,
+    unreachable: Arc<Unreachable>,
+}
+
+/// Tells calls in flight that the worker stopped accepting connections (a stream could not be
+/// resumed): the current token is cancelled and replaced, so later calls are not affected.
+#[derive(Default)]
+pub(crate) struct Unreachable(Mutex<CancellationToken>);
+
+impl Unreachable {
+    /// The token cancelled at the next failed connection to the worker.
+    pub(crate) fn token(&self) -> CancellationToken {
+        match self.0.lock() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn signal(&self) {
+        let old = match self.0.lock() {
+            Ok(mut g) => std::mem::take(&mut *g),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        old.cancel();
+    }
+
+    /// Signals when `result` is a failure to connect to the worker at all.
+    fn check<T>(&self, result: &Result<T, StreamableHttpError<reqwest::Error>>) {
+        if let Err(StreamableHttpError::Client(e)) = result
+            && e.is_connect()
+        {
+            tracing::warn!("a worker refused a connection; calls in flight to it are lost");
+            self.signal();
+        }
+    }
 }
 
 impl StreamableHttpClient for CallAuthClient {
@@ -139,9 +173,12 @@ impl StreamableHttpClient for CallAuthClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
         let token = self.tokens.get();
-        self.http
+        let result = self
+            .http
             .get_stream(uri, session_id, last_event_id, Some(token), custom_headers)
-            .await
+            .await;
+        self.unreachable.check(&result);
+        result
     }
 
     async fn get_stream_with_max_sse_event_size(
@@ -154,7 +191,8 @@ impl StreamableHttpClient for CallAuthClient {
         max_sse_event_size: usize,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
         let token = self.tokens.get();
-        self.http
+        let result = self
+            .http
             .get_stream_with_max_sse_event_size(
                 uri,
                 session_id,
@@ -163,7 +201,9 @@ impl StreamableHttpClient for CallAuthClient {
                 custom_headers,
                 max_sse_event_size,
             )
-            .await
+            .await;
+        self.unreachable.check(&result);
+        result
     }
 }
 
@@ -215,6 +255,8 @@ pub(crate) struct WorkerSession {
     ended: CancellationToken,
     /// Why it ended (first reason wins).
     ended_reason: OnceLock<&'static str>,
+    /// Signals a failed connection to the worker (it was killed or is restarting).
+    pub unreachable: Arc<Unreachable>,
 }
 
 impl Drop for WorkerSession {
@@ -231,7 +273,9 @@ impl WorkerSession {
         cluster_uuid: &str,
         url: &str,
     ) -> Result<Arc<Self>, String> {
+        let unreachable = Arc::new(Unreachable::default());
         let client = CallAuthClient {
+            unreachable: unreachable.clone(),
             http: hub.http.clone(),
             tokens: Arc::new(CallTokens::new(
                 hub.config.secret.clone(),
@@ -266,6 +310,7 @@ impl WorkerSession {
             service: Mutex::new(Some(service)),
             ended: CancellationToken::new(),
             ended_reason: OnceLock::new(),
+            unreachable,
         });
         tokio::spawn(watch_transport(
             Arc::downgrade(&session),
