@@ -36,8 +36,17 @@ pub struct JoinConfig {
     pub secret: Secret,
     /// Requested alias; defaults to the cluster's name, normalised.
     pub name: Option<String>,
-    /// MCP URL the hub should call; defaults to `http://<bound addr>/mcp`.
+    /// MCP URL the hub should call; defaults to `http(s)://<bound addr>/mcp`.
     pub advertise: Option<String>,
+}
+
+/// The listener's certificate chain and private key (PEM files) for HTTPS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// Everything `start` needs to run one worker.
@@ -57,6 +66,8 @@ pub struct WorkerConfig {
     pub allow_raw_writes: bool,
     /// Optional hub to join.
     pub join: Option<JoinConfig>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
     /// Longest an action waits for its task before returning the running task tag.
     pub wait_timeout: Duration,
     /// How often a waiting action polls its task.
@@ -90,6 +101,7 @@ impl WorkerConfig {
             read_only: false,
             allow_raw_writes: false,
             join: None,
+            tls: None,
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
             poll_interval,
             confirm_ttl: DEFAULT_CONFIRM_TTL,
@@ -156,6 +168,10 @@ pub struct FileConfig {
     pub wait_timeout: Option<String>,
     /// How long collection reads are reused, e.g. `1s` (`0` disables the cache).
     pub read_cache_ttl: Option<String>,
+    /// PEM certificate chain for HTTPS (needs `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS (needs `tls_cert`).
+    pub tls_key: Option<PathBuf>,
     /// A real cluster.
     pub cluster: Option<FileCluster>,
     /// A simulated cluster.

@@ -18,9 +18,10 @@ pub mod handler;
 mod join;
 pub mod rest;
 pub mod server;
+mod tls;
 pub mod tools;
 
-pub use config::{ClusterSource, FileConfig, JoinConfig, WorkerConfig};
+pub use config::{ClusterSource, FileConfig, JoinConfig, TlsFiles, WorkerConfig};
 pub use error::WorkerError;
 pub use handler::WorkerMcp;
 pub use server::{WorkerHandle, serve_io, serve_stdio, start};

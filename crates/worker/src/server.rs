@@ -23,11 +23,13 @@ use crate::error::WorkerError;
 use crate::handler::WorkerMcp;
 use crate::join::Joiner;
 use crate::rest;
+use crate::tls;
 use crate::tools::WorkerState;
 
 /// A running worker; call [`WorkerHandle::shutdown`] to stop it.
 pub struct WorkerHandle {
     addr: SocketAddr,
+    https: bool,
     state: Arc<WorkerState>,
     cancel: CancellationToken,
     server: JoinHandle<()>,
@@ -42,14 +44,14 @@ impl WorkerHandle {
         self.addr
     }
 
-    /// `http://<addr>`, the REST base.
+    /// `http://<addr>` (`https://` with TLS), the REST base.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        base_url(self.https, self.addr)
     }
 
-    /// `http://<addr>/mcp`, the MCP endpoint.
+    /// `http://<addr>/mcp` (`https://` with TLS), the MCP endpoint.
     pub fn mcp_url(&self) -> String {
-        format!("http://{}/mcp", self.addr)
+        format!("{}/mcp", self.base_url())
     }
 
     /// The wrapped cluster's uuid (`None` if the cluster was unreachable so far).
@@ -180,6 +182,11 @@ fn session_manager() -> LocalSessionManager {
     manager
 }
 
+fn base_url(https: bool, addr: SocketAddr) -> String {
+    let scheme = if https { "https" } else { "http" };
+    format!("{scheme}://{addr}")
+}
+
 fn host_of(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
     let authority = rest.split('/').next()?;
@@ -189,6 +196,10 @@ fn host_of(url: &str) -> Option<String> {
 
 /// Starts a worker: connects, binds, serves MCP and REST, and joins the hub if configured.
 pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
+    config.validate()?;
+    // Certificate problems are reported before the cluster is contacted.
+    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+    let https = tls.is_some();
     let (state, sim) = connect(&config).await?;
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
@@ -254,18 +265,30 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
 
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {
-        // TCP_NODELAY: small JSON-RPC answers must not wait for delayed ACKs (~40 ms).
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
+        let served = match tls {
+            Some(tls) => match tls::TlsListener::new(listener, tls, shutdown.clone()) {
+                Ok(listener) => {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                        .await
+                }
+                Err(e) => Err(e),
+            },
+            None => {
+                // TCP_NODELAY: small JSON-RPC answers must not wait for delayed ACKs (~40 ms).
+                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                    .await
+            }
+        };
         if let Err(e) = served {
             tracing::error!(error = %e, "worker HTTP server failed");
         }
     });
-    tracing::info!(mcp = %format!("http://{addr}/mcp"), read_only = config.read_only, "worker listening");
+    tracing::info!(mcp = %format!("{}/mcp", base_url(https, addr)), tls = https, read_only = config.read_only, "worker listening");
 
     let alias = state.alias.clone();
     if let Some(join) = &config.join
@@ -282,7 +305,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         let worker_url = join
             .advertise
             .clone()
-            .unwrap_or_else(|| format!("http://{addr}/mcp"));
+            .unwrap_or_else(|| format!("{}/mcp", base_url(https, addr)));
         let j = Joiner {
             config: join,
             worker_url,
@@ -295,6 +318,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
 
     Ok(WorkerHandle {
         addr,
+        https,
         state,
         cancel,
         server,

@@ -54,6 +54,12 @@ pub struct WorkerArgs {
     /// Bearer token required on everything but /health.
     #[arg(long, env = "HYPERFED_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Serve HTTPS: PEM certificate chain, leaf first (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Serve HTTPS: PEM private key (PKCS#8, PKCS#1 or SEC1; needs --tls-cert).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Extra allowed Host header value (repeatable), e.g. worker.example.com or host:port.
     #[arg(long = "allowed-host", value_name = "HOST")]
     pub allowed_hosts: Vec<String>,
@@ -82,7 +88,7 @@ pub struct WorkerArgs {
     /// Alias to register under (default: the cluster name).
     #[arg(long)]
     pub name: Option<String>,
-    /// MCP URL the hub should use to reach this worker (default http://<listen>/mcp).
+    /// MCP URL the hub should use to reach this worker (default http(s)://<listen>/mcp).
     #[arg(long, value_name = "URL")]
     pub advertise: Option<String>,
 }
@@ -168,6 +174,15 @@ pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
         (Some(t), _) => Some(Secret::new(t.clone())),
         (None, Some(p)) => Some(read_secret_file(p, "token")?),
         (None, None) => None,
+    };
+    config.tls = match (
+        args.tls_cert.clone().or(file.tls_cert.clone()),
+        args.tls_key.clone().or(file.tls_key.clone()),
+    ) {
+        (Some(cert), Some(key)) => Some(hyperfed_worker::TlsFiles { cert, key }),
+        (None, None) => None,
+        (Some(_), None) => bail!("tls_cert is set but tls_key is not: HTTPS needs both"),
+        (None, Some(_)) => bail!("tls_key is set but tls_cert is not: HTTPS needs both"),
     };
     config.allowed_hosts = file.allowed_hosts.clone();
     config
@@ -310,6 +325,25 @@ mod tests {
         assert!(c.token.as_ref().is_some_and(|t| t.matches("T")));
         let bare = build_config(&parse(&["--mock", "--seed", "3"])).unwrap();
         assert!(matches!(&bare.cluster, ClusterSource::Mock(s) if s.archetype.is_none()));
+    }
+
+    #[test]
+    fn tls_flags_need_each_other() {
+        let c = build_config(&parse(&[
+            "--mock",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+        ]))
+        .unwrap();
+        let tls = c.tls.expect("tls configured");
+        assert_eq!(tls.cert, PathBuf::from("c.pem"));
+        assert_eq!(tls.key, PathBuf::from("k.pem"));
+        let mut argv = vec!["worker", "--mock", "--tls-cert", "c.pem"];
+        assert!(Cli::try_parse_from(argv.clone()).is_err());
+        argv.truncate(2);
+        assert!(build_config(&parse(&argv[1..])).unwrap().tls.is_none());
     }
 
     #[test]
