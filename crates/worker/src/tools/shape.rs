@@ -55,12 +55,17 @@ pub(super) fn is_uuid(s: &str) -> bool {
     s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
 }
 
-/// True when `s` looks like an attempt at a uuid (hex and dashes, uuid-ish length).
+/// True when `s` looks like an attempt at a uuid (hex and dashes, uuid-ish length, or
+/// uuid length with its dashes where a uuid has them).
 pub(super) fn looks_like_uuid(s: &str) -> bool {
+    let dashes_in_place = [8, 13, 18, 23]
+        .iter()
+        .filter(|&&i| s.as_bytes().get(i) == Some(&b'-'))
+        .count();
     s.len() >= 30
         && s.matches('-').count() >= 3
         && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-        || (s.len() == 36 && s.matches('-').count() == 4)
+        || (s.len() == 36 && (s.matches('-').count() == 4 || dashes_in_place >= 3))
 }
 
 pub(super) fn severity_rank(sev: &str) -> usize {
@@ -262,5 +267,81 @@ mod tests {
         assert!(looks_like_uuid("123e4567-e89b-12d3-a456-42661417400z"));
         assert!(looks_like_uuid("123e4567-e89b-12d3-a456-4266141740"));
         assert!(!looks_like_uuid("web-frontend-01"));
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// How `resolve_vm` treats a (trimmed) key: a uuid lookup, a refused malformed uuid, or a
+    /// name lookup.
+    #[derive(Debug, PartialEq)]
+    enum Key {
+        Uuid,
+        Malformed,
+        Name,
+    }
+
+    fn classify(key: &str) -> Key {
+        if is_uuid(key) {
+            Key::Uuid
+        } else if looks_like_uuid(key) {
+            Key::Malformed
+        } else {
+            Key::Name
+        }
+    }
+
+    fn canonical() -> impl Strategy<Value = String> {
+        (any::<u128>(), any::<bool>()).prop_map(|(n, upper)| {
+            let s = uuid::Uuid::from_u128(n).hyphenated().to_string();
+            if upper { s.to_uppercase() } else { s }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any string: the uuid path is taken exactly for canonical hyphenated uuids.
+        #[test]
+        fn uuid_exactly_when_canonical(key in ".{0,48}") {
+            let canonical = uuid::Uuid::parse_str(&key)
+                .map(|u| u.hyphenated().to_string() == key.to_ascii_lowercase())
+                .unwrap_or(false);
+            prop_assert_eq!(is_uuid(&key), canonical, "{:?}", key);
+            prop_assert_eq!(classify(&key), classify(&key));
+        }
+
+        /// Canonical uuids (either case) are looked up as uuids.
+        #[test]
+        fn canonical_uuids_are_uuids(key in canonical()) {
+            prop_assert_eq!(classify(&key), Key::Uuid);
+        }
+
+        /// A canonical uuid with one character spoiled is refused as malformed, never looked
+        /// up as a name.
+        #[test]
+        fn spoiled_uuids_are_malformed(key in canonical(), at in 0usize..36, bad in "[g-zG-Z_. ]") {
+            let mut chars: Vec<char> = key.chars().collect();
+            chars[at] = bad.chars().next().unwrap_or('z');
+            let spoiled: String = chars.into_iter().collect();
+            prop_assert_eq!(classify(&spoiled), Key::Malformed, "{:?}", spoiled);
+        }
+
+        /// A uuid cut short (at least 30 characters kept) is refused as malformed.
+        #[test]
+        fn truncated_uuids_are_malformed(key in canonical(), keep in 30usize..36) {
+            let cut = &key[..keep];
+            prop_assume!(cut.matches('-').count() >= 3);
+            prop_assert_eq!(classify(cut), Key::Malformed, "{:?}", cut);
+        }
+
+        /// Ordinary VM names (fewer than three dashes) are looked up by name.
+        #[test]
+        fn plain_names_are_names(key in "[A-Za-z0-9_. ]{1,20}(-[A-Za-z0-9_. ]{1,12}){0,2}") {
+            prop_assert_eq!(classify(&key), Key::Name, "{:?}", key);
+        }
     }
 }
