@@ -87,14 +87,7 @@ pub struct HubConfig {
     pub worker_ca: Option<PathBuf>,
 }
 
-/// The hub listener's certificate chain and private key (PEM files).
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    /// PEM certificate chain, leaf first.
-    pub cert: PathBuf,
-    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
-    pub key: PathBuf,
-}
+pub use hyperfed_tls::TlsFiles;
 
 impl HubConfig {
     /// A configuration with the documented defaults: namespaced tools, 5 s fan-out timeout,

@@ -40,14 +40,7 @@ pub struct JoinConfig {
     pub advertise: Option<String>,
 }
 
-/// The listener's certificate chain and private key (PEM files) for HTTPS.
-#[derive(Debug, Clone)]
-pub struct TlsFiles {
-    /// PEM certificate chain, leaf first.
-    pub cert: PathBuf,
-    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
-    pub key: PathBuf,
-}
+pub use hyperfed_tls::TlsFiles;
 
 /// Everything `start` needs to run one worker.
 #[derive(Debug, Clone)]
