@@ -380,10 +380,10 @@ async fn hostile_requests(http: &reqwest::Client, url: &str, token: &str, what: 
         None,
     )
     .await;
-    // JSON-RPC would say -32700; rmcp answers HTTP 415 naming the parse error. Either is specific.
+    // The JSON-RPC parse error, -32700, with HTTP 400.
+    assert_eq!(s, 400, "{what}: malformed JSON got {s}: {body}");
     assert!(
-        body.contains("-32700")
-            || ((400..500).contains(&s) && (body.contains("deserialize") || body.contains("pars"))),
+        body.contains("-32700"),
         "{what}: malformed JSON got {s}: {body}"
     );
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {

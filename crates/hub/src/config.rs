@@ -87,7 +87,7 @@ pub struct HubConfig {
     pub worker_ca: Option<PathBuf>,
 }
 
-pub use hyperfed_tls::TlsFiles;
+pub use hyperfed_http::tls::TlsFiles;
 
 impl HubConfig {
     /// A configuration with the documented defaults: namespaced tools, 5 s fan-out timeout,

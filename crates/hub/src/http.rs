@@ -357,6 +357,10 @@ pub(crate) fn router(hub: Arc<Hub>) -> Router {
         .route("/v1/tools", get(tools))
         .route("/v1/tools/{name}", post(call))
         .route("/v1/audit", get(audit))
+        // Inside authentication: only authenticated bodies are buffered and checked.
+        .layer(axum::middleware::from_fn(
+            hyperfed_http::jsonrpc::reject_malformed_json,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             hub.clone(),
             require_token,

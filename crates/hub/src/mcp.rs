@@ -167,4 +167,37 @@ mod tests {
         assert!(parse_cursor("bogus").is_none());
         assert!(parse_cursor("hf1.x").is_none());
     }
+
+    proptest::proptest! {
+        /// Following nextCursor from the start visits every tool exactly once, in order.
+        #[test]
+        fn cursors_walk_every_item_once(len in 0usize..5000, size in 1usize..1500) {
+            let mut seen = 0usize;
+            let mut start = 0usize;
+            loop {
+                let (r, next) = page(len, start, size);
+                proptest::prop_assert_eq!(r.start, seen);
+                proptest::prop_assert!(r.end <= len && r.len() <= size);
+                seen = r.end;
+                match next {
+                    Some(c) => {
+                        proptest::prop_assert!(c.starts_with(CURSOR_PREFIX));
+                        start = parse_cursor(&c).expect("our own cursor parses");
+                    }
+                    None => break,
+                }
+            }
+            proptest::prop_assert_eq!(seen, len);
+        }
+
+        /// Any string a client sends as a cursor is either ours or refused; never a panic,
+        /// and an accepted foreign offset only yields an in-bounds (possibly empty) page.
+        #[test]
+        fn arbitrary_cursors_are_safe(cursor in ".{0,40}", len in 0usize..3000) {
+            if let Some(start) = parse_cursor(&cursor) {
+                let (r, _) = page(len, start, 1000);
+                proptest::prop_assert!(r.start <= r.end && r.end <= len);
+            }
+        }
+    }
 }

@@ -1,17 +1,17 @@
-//! TLS for the hub: the HTTPS listener (shared with workers, see `hyperfed-tls`) and the CA
+//! TLS for the hub: the HTTPS listener (shared with workers, see `hyperfed-http`) and the CA
 //! bundle the hub trusts for `https://` worker URLs.
 
 use std::path::Path;
 use std::sync::Arc;
 
-pub(crate) use hyperfed_tls::TlsListener;
+pub(crate) use hyperfed_http::tls::TlsListener;
 
 use crate::config::TlsFiles;
 use crate::error::HubError;
 
 /// Builds the server configuration from the PEM certificate chain and private key.
 pub(crate) fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, HubError> {
-    hyperfed_tls::server_config(files).map_err(HubError::Config)
+    hyperfed_http::tls::server_config(files).map_err(HubError::Config)
 }
 
 /// The certificates of a PEM CA bundle trusted for `https://` worker URLs.

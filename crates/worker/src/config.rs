@@ -40,7 +40,7 @@ pub struct JoinConfig {
     pub advertise: Option<String>,
 }
 
-pub use hyperfed_tls::TlsFiles;
+pub use hyperfed_http::tls::TlsFiles;
 
 /// Everything `start` needs to run one worker.
 #[derive(Debug, Clone)]

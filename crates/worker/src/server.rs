@@ -256,6 +256,10 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     let router = Router::new()
         .nest_service("/mcp", mcp)
         .merge(rest::protected_routes(state.clone()))
+        // Inside authentication: only authenticated bodies are buffered and checked.
+        .layer(axum::middleware::from_fn(
+            hyperfed_http::jsonrpc::reject_malformed_json,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             policy.clone(),
             require_bearer,

@@ -1,4 +1,4 @@
-//! The HTTPS listener shared by the hub and the workers: a rustls server configuration (ring)
+//! The HTTPS listener: a rustls server configuration (ring)
 //! from PEM files, and an axum listener whose handshakes run off the accept loop, bounded in
 //! time, with TCP_NODELAY kept.
 
