@@ -100,6 +100,34 @@ pub(crate) fn check_tool(tool: &Tool) -> Result<(), String> {
 }
 
 /// Keeps the tools that pass `check_tool` (first of duplicate names), logging each refusal.
+/// Distinct tool schemas seen from workers, shared by every tool that has the same one.
+/// Workers of one version offer identical schemas, so a fleet of hundreds keeps one copy of
+/// each instead of one per cluster. Weak references: a schema no worker offers any more is freed.
+static SCHEMAS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Weak<rmcp::model::JsonObject>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// Returns the shared copy of `schema` (serde_json maps are ordered, so equal schemas
+/// serialise equally).
+fn intern(
+    schema: std::sync::Arc<rmcp::model::JsonObject>,
+) -> std::sync::Arc<rmcp::model::JsonObject> {
+    let Ok(key) = serde_json::to_string(schema.as_ref()) else {
+        return schema;
+    };
+    let Ok(mut table) = SCHEMAS.lock() else {
+        return schema;
+    };
+    if let Some(shared) = table.get(&key).and_then(std::sync::Weak::upgrade) {
+        return shared;
+    }
+    if table.len() >= 4096 {
+        table.retain(|_, w| w.strong_count() > 0);
+    }
+    table.insert(key, std::sync::Arc::downgrade(&schema));
+    schema
+}
+
 pub(crate) fn accept_tools(alias: &str, tools: Vec<Tool>) -> Vec<Tool> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(tools.len().min(MAX_TOOLS_PER_WORKER));
@@ -113,7 +141,12 @@ pub(crate) fn accept_tools(alias: &str, tools: Vec<Tool>) -> Vec<Tool> {
         }
         let shown: String = tool.name.chars().take(40).collect();
         match check_tool(&tool) {
-            Ok(()) if seen.insert(tool.name.to_string()) => out.push(tool),
+            Ok(()) if seen.insert(tool.name.to_string()) => {
+                let mut tool = tool;
+                tool.input_schema = intern(tool.input_schema);
+                tool.output_schema = tool.output_schema.map(intern);
+                out.push(tool)
+            }
             Ok(()) => {
                 tracing::warn!(cluster = alias, tool = %shown.escape_debug(), "refusing a duplicate worker tool")
             }
@@ -130,6 +163,32 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::sync::Arc;
+
+    #[test]
+    fn identical_schemas_from_different_workers_are_shared() {
+        let schema = |v: serde_json::Value| Arc::new(v.as_object().cloned().unwrap());
+        let a = Tool::new(
+            "t",
+            "d",
+            schema(json!({"type": "object", "properties": {"x": {"type": "string"}}})),
+        );
+        let b = Tool::new(
+            "t",
+            "d",
+            schema(json!({"type": "object", "properties": {"x": {"type": "string"}}})),
+        );
+        let c = Tool::new(
+            "t",
+            "d",
+            schema(json!({"type": "object", "properties": {"y": {"type": "string"}}})),
+        );
+        let a = accept_tools("a", vec![a]);
+        let b = accept_tools("b", vec![b]);
+        let c = accept_tools("c", vec![c]);
+        assert!(Arc::ptr_eq(&a[0].input_schema, &b[0].input_schema));
+        assert!(!Arc::ptr_eq(&a[0].input_schema, &c[0].input_schema));
+        assert_eq!(a[0].input_schema, b[0].input_schema);
+    }
 
     fn tool(name: &str, schema: Value) -> Tool {
         let obj = schema.as_object().cloned().unwrap_or_default();
