@@ -512,19 +512,38 @@ async fn snapshot_delete(
     task_response(state.snapshot_delete(&uuid, &session.0, now))
 }
 
+/// A mutation of one VM whose body must be a JSON object: parse, then apply under the write lock.
+type VmMutation = fn(
+    &mut SimState,
+    &str,
+    &serde_json::Map<String, Value>,
+    &str,
+    Instant,
+) -> Result<TaskResult, ApiError>;
+
+fn vm_object_mutation(
+    sh: &Shared,
+    session: &SessionId,
+    uuid: &str,
+    body: &Bytes,
+    apply: VmMutation,
+) -> Response {
+    let body = match parse_object(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let now = Instant::now();
+    let mut state = write_state(sh, now);
+    task_response(apply(&mut state, uuid, &body, &session.0, now))
+}
+
 async fn vm_clone(
     State(sh): State<Arc<Shared>>,
     Extension(session): Extension<SessionId>,
     Path(uuid): Path<String>,
     body: Bytes,
 ) -> Response {
-    let body = match parse_object(&body) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let now = Instant::now();
-    let mut state = write_state(&sh, now);
-    task_response(state.vm_clone(&uuid, &body, &session.0, now))
+    vm_object_mutation(&sh, &session, &uuid, &body, SimState::vm_clone)
 }
 
 async fn vm_export(
@@ -533,13 +552,7 @@ async fn vm_export(
     Path(uuid): Path<String>,
     body: Bytes,
 ) -> Response {
-    let body = match parse_object(&body) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let now = Instant::now();
-    let mut state = write_state(&sh, now);
-    task_response(state.vm_export(&uuid, &body, &session.0, now))
+    vm_object_mutation(&sh, &session, &uuid, &body, SimState::vm_export)
 }
 
 async fn vm_patch(
@@ -548,13 +561,7 @@ async fn vm_patch(
     Path(uuid): Path<String>,
     body: Bytes,
 ) -> Response {
-    let body = match parse_object(&body) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let now = Instant::now();
-    let mut state = write_state(&sh, now);
-    task_response(state.vm_patch(&uuid, &body, &session.0, now))
+    vm_object_mutation(&sh, &session, &uuid, &body, SimState::vm_patch)
 }
 
 // ----- out-of-band control -------------------------------------------------------------
