@@ -263,7 +263,7 @@ pub fn issue_token(
 }
 
 /// The name of the raw API escape hatch whose non-GET requests need `admin`.
-const RAW_TOOL: &str = "api_request";
+pub(crate) const RAW_TOOL: &str = "api_request";
 
 /// Why `scope` may not call worker tool `tool` (`mutating` from its annotations), or None.
 pub(crate) fn refusal(

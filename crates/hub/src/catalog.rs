@@ -3,7 +3,9 @@
 //! own fleet tools, with a name -> target map for dispatching calls.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Bytes;
 
 use hyperfed_protocol::{MAX_EXPORTED_TOOL_NAME, is_valid_tool_name};
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
@@ -40,6 +42,36 @@ pub(crate) struct Route {
     pub mutating: bool,
 }
 
+/// Tools per tools/list page: large fleets stay far below clients' 16 MiB message limits.
+pub(crate) const TOOLS_PAGE: usize = 1000;
+/// Our own opaque cursor form (never a worker's cursor).
+pub(crate) const CURSOR_PREFIX: &str = "hf1.";
+
+/// The offset a tools/list cursor of ours stands for.
+pub(crate) fn parse_cursor(cursor: &str) -> Option<usize> {
+    cursor.strip_prefix(CURSOR_PREFIX)?.parse().ok()
+}
+
+/// The slice of a `len`-item list served from `start`, and the cursor of the next page.
+pub(crate) fn page(
+    len: usize,
+    start: usize,
+    size: usize,
+) -> (std::ops::Range<usize>, Option<String>) {
+    let start = start.min(len);
+    let end = len.min(start.saturating_add(size));
+    let next = (end < len).then(|| format!("{CURSOR_PREFIX}{end}"));
+    (start..end, next)
+}
+
+/// One tools/list result as it goes on the wire.
+#[derive(serde::Serialize)]
+struct PageJson<'a> {
+    tools: &'a [Tool],
+    #[serde(rename = "nextCursor", skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
 /// The prebuilt tool list and dispatch map.
 #[derive(Default)]
 pub(crate) struct Catalog {
@@ -47,6 +79,9 @@ pub(crate) struct Catalog {
     /// The tools a `read` token sees: read-only ones and the fleet tools.
     pub read_only: Arc<Vec<Tool>>,
     pub routes: HashMap<String, Route>,
+    /// Encoded tools/list pages (read-only list, full list), made on first use: the catalog
+    /// never changes once built, so neither do they.
+    pages: [OnceLock<Vec<Bytes>>; 2],
 }
 
 impl Catalog {
@@ -56,6 +91,41 @@ impl Catalog {
             Scope::Read => &self.read_only,
             Scope::Operate | Scope::Admin => &self.tools,
         }
+    }
+
+    /// The JSON of the tools/list result page starting at `start` for `scope` (None for an
+    /// offset that is not a page boundary of ours).
+    pub(crate) fn page_json(&self, scope: Scope, start: usize) -> Option<Bytes> {
+        if !start.is_multiple_of(TOOLS_PAGE) {
+            return None;
+        }
+        let slot = usize::from(scope != Scope::Read);
+        let pages = self.pages[slot].get_or_init(|| {
+            let tools = self.visible(scope);
+            let mut pages = Vec::with_capacity(tools.len() / TOOLS_PAGE + 1);
+            let mut from = 0;
+            loop {
+                let (range, next) = page(tools.len(), from, TOOLS_PAGE);
+                let json = PageJson {
+                    tools: tools.get(range.clone()).unwrap_or_default(),
+                    next_cursor: next,
+                };
+                // Encoding plain data cannot fail; an empty page is never served (see below).
+                pages.push(
+                    serde_json::to_vec(&json)
+                        .map(Bytes::from)
+                        .unwrap_or_default(),
+                );
+                from = range.end;
+                if from >= tools.len() {
+                    return pages;
+                }
+            }
+        });
+        pages
+            .get(start / TOOLS_PAGE)
+            .filter(|p| !p.is_empty())
+            .cloned()
     }
 }
 
@@ -273,6 +343,7 @@ pub(crate) fn build(mode: ToolsMode, clusters: &[ClusterView]) -> Catalog {
         tools: Arc::new(tools),
         read_only: Arc::new(read_only),
         routes,
+        pages: Default::default(),
     }
 }
 

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::auth::{ClientClaims, Scope};
 use crate::error::HubError;
+use crate::lane::{Lane, fast_lane};
 use crate::mcp::HubServer;
 use crate::route::{self, CallContext};
 use crate::state::{Hub, JoinRefusal};
@@ -340,17 +341,22 @@ pub(crate) fn router(hub: Arc<Hub>) -> Router {
     // Clients may sit idle for a long time between tool calls.
     sessions.session_config.keep_alive = Some(Duration::from_secs(3600));
     let factory_hub = hub.clone();
+    let sessions = Arc::new(sessions);
     let mcp = StreamableHttpService::new(
         move || {
             Ok(HubServer {
                 hub: factory_hub.clone(),
             })
         },
-        Arc::new(sessions),
+        sessions.clone(),
         config,
     );
-    let protected = Router::new()
+    let lane = Arc::new(Lane::new(hub.clone(), sessions));
+    let mcp = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn_with_state(lane, fast_lane));
+    let protected = Router::new()
+        .merge(mcp)
         .route("/v1/clusters", get(clusters))
         .route("/v1/status", get(status))
         .route("/v1/vms", get(vms))

@@ -11,27 +11,13 @@ use rmcp::service::{NotificationContext, RequestContext, RoleServer, Subscriptio
 use rmcp::{ErrorData, ServerHandler};
 use tokio::sync::broadcast;
 
+#[cfg(test)]
+use crate::catalog::CURSOR_PREFIX;
+use crate::catalog::{TOOLS_PAGE, page, parse_cursor};
 use crate::error::HubError;
 use crate::http::Principal;
 use crate::route::{self, CallContext};
 use crate::state::Hub;
-
-/// Tools per tools/list page: large fleets stay far below clients' 16 MiB message limits.
-const TOOLS_PAGE: usize = 1000;
-/// Our own opaque cursor form (never a worker's cursor).
-const CURSOR_PREFIX: &str = "hf1.";
-
-fn parse_cursor(cursor: &str) -> Option<usize> {
-    cursor.strip_prefix(CURSOR_PREFIX)?.parse().ok()
-}
-
-/// The slice of a `len`-item list served from `start`, and the cursor of the next page.
-fn page(len: usize, start: usize, size: usize) -> (std::ops::Range<usize>, Option<String>) {
-    let start = start.min(len);
-    let end = len.min(start.saturating_add(size));
-    let next = (end < len).then(|| format!("{CURSOR_PREFIX}{end}"));
-    (start..end, next)
-}
 
 /// One MCP session's handler: a cheap handle on the shared hub.
 #[derive(Clone)]

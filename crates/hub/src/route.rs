@@ -15,12 +15,14 @@ use rmcp::model::{
 };
 use rmcp::service::PeerRequestOptions;
 use rmcp::service::{Peer, RoleServer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditEntry, now_rfc3339};
 use crate::auth::{self, Scope};
 use crate::catalog::{FleetTool, Target};
+use crate::direct;
 use crate::error::HubError;
 use crate::registry::Health;
 use crate::state::{Hub, ProgressSink};
@@ -235,7 +237,8 @@ pub(crate) async fn forward(
         .0
 }
 
-fn lost(alias: &str, message: String) -> HubError {
+/// A call whose worker was lost (timeout, down, unreachable) mid-flight.
+pub(crate) fn lost(alias: &str, message: String) -> HubError {
     HubError::UpstreamLost {
         alias: alias.to_owned(),
         message,
@@ -243,7 +246,7 @@ fn lost(alias: &str, message: String) -> HubError {
 }
 
 /// Names the cluster in a worker's own error result, so the caller knows where it failed.
-fn name_cluster_in_error(alias: &str, mut result: CallToolResult) -> CallToolResult {
+pub(crate) fn name_cluster_in_error(alias: &str, mut result: CallToolResult) -> CallToolResult {
     if result.is_error == Some(true) {
         let prefix = format!("cluster '{alias}': ");
         let mut named = false;
@@ -429,13 +432,11 @@ async fn fan_out_one(
             .await
             .map_err(|_| "the hub is shutting down".to_owned())?;
         // The fan-out deadline below governs; the call's own timeout is only a backstop.
-        let r = forward(hub, alias, tool, arguments, ctx, deadline * 2)
+        let raw = raw_arguments(&arguments).map_err(|e| e.to_string())?;
+        let bytes = direct::call(hub, alias, tool, Some(&raw), &ctx.cancel, deadline * 2)
             .await
             .map_err(|e| e.to_string())?;
-        if r.is_error == Some(true) {
-            return Err(result_text(&r));
-        }
-        result_json(&r).ok_or_else(|| format!("{tool} returned no JSON result"))
+        direct::result_value(&bytes).map_err(|e| format!("{tool}: {e}"))
     };
     match tokio::time::timeout(deadline, work).await {
         Ok(r) => r,
@@ -757,7 +758,24 @@ async fn forward_audited(
     ctx: &CallContext,
 ) -> Result<CallToolResult, HubError> {
     if !mutating {
-        return forward(hub, alias, tool, arguments, ctx, hub.config.call_timeout).await;
+        if ctx.progress.is_some() {
+            return forward(hub, alias, tool, arguments, ctx, hub.config.call_timeout).await;
+        }
+        // Reads without progress take the direct lane (one plain-JSON request).
+        let raw = raw_arguments(&arguments)?;
+        let bytes = direct::call(
+            hub,
+            alias,
+            tool,
+            Some(&raw),
+            &ctx.cancel,
+            hub.config.call_timeout,
+        )
+        .await?;
+        return serde_json::from_slice(&bytes).map_err(|e| HubError::Upstream {
+            alias: alias.to_owned(),
+            message: format!("the worker's result is malformed: {e}"),
+        });
     }
     // Refuse at once (and without an audit record) when the cluster cannot take calls.
     hub.session_of(alias)?;
@@ -949,6 +967,12 @@ async fn audit_refusal(
     if let Err(e) = hub.store.audit_begin(entry).await {
         tracing::warn!(error = %e, "cannot record a refused call in the audit log");
     }
+}
+
+/// Tool arguments as the raw JSON text the direct lane sends.
+fn raw_arguments(arguments: &JsonObject) -> Result<Box<RawValue>, HubError> {
+    serde_json::value::to_raw_value(arguments)
+        .map_err(|e| HubError::BadRequest(format!("cannot encode the arguments: {e}")))
 }
 
 /// Arguments as a JSON object, for REST callers.

@@ -41,7 +41,7 @@ const SSE_RECONNECT_MAX_DELAY: Duration = Duration::from_secs(1);
 const TRANSPORT_CHECK_EVERY: Duration = Duration::from_millis(500);
 
 /// Issues the hub's call tokens for one cluster, renewing them well before expiry.
-struct CallTokens {
+pub(crate) struct CallTokens {
     secret: Secret,
     cluster_uuid: String,
     current: Mutex<(String, u64)>,
@@ -56,7 +56,8 @@ impl CallTokens {
         }
     }
 
-    fn get(&self) -> String {
+    /// A token valid for at least `CALL_TOKEN_RENEW_BEFORE` seconds more.
+    pub(crate) fn get(&self) -> String {
         let now = unix_now();
         let mut cur = match self.current.lock() {
             Ok(g) => g,
@@ -257,6 +258,10 @@ pub(crate) struct WorkerSession {
     ended_reason: OnceLock<&'static str>,
     /// Signals a failed connection to the worker (it was killed or is restarting).
     pub unreachable: Arc<Unreachable>,
+    /// The worker's MCP URL (the direct lane posts plain-JSON calls to it).
+    pub url: Arc<str>,
+    /// The call tokens this session presents (shared with the direct lane).
+    pub tokens: Arc<CallTokens>,
 }
 
 impl Drop for WorkerSession {
@@ -274,13 +279,14 @@ impl WorkerSession {
         url: &str,
     ) -> Result<Arc<Self>, String> {
         let unreachable = Arc::new(Unreachable::default());
+        let tokens = Arc::new(CallTokens::new(
+            hub.config.secret.clone(),
+            cluster_uuid.to_owned(),
+        ));
         let client = CallAuthClient {
             unreachable: unreachable.clone(),
             http: hub.http.clone(),
-            tokens: Arc::new(CallTokens::new(
-                hub.config.secret.clone(),
-                cluster_uuid.to_owned(),
-            )),
+            tokens: tokens.clone(),
         };
         let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
         config.max_concurrent_requests = MAX_CONCURRENT_REQUESTS;
@@ -311,6 +317,8 @@ impl WorkerSession {
             ended: CancellationToken::new(),
             ended_reason: OnceLock::new(),
             unreachable,
+            url: Arc::from(url),
+            tokens,
         });
         tokio::spawn(watch_transport(
             Arc::downgrade(&session),

@@ -245,6 +245,8 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         Arc::new(session_manager()),
         StreamableHttpServerConfig::default()
             .with_allowed_hosts(allowed.iter().cloned())
+            // Stateless (2026-07-28) calls, such as the hub's direct lane, get plain JSON.
+            .with_json_response(true)
             .with_cancellation_token(cancel.child_token()),
     );
     let policy = AuthPolicy {
