@@ -115,6 +115,8 @@ impl Simulator {
             sessions: Mutex::new(state::SessionStore::new(config.session_limit)),
             faults: faults.clone(),
             openapi,
+            version: Default::default(),
+            bodies: Default::default(),
             config,
         });
         let (stop_tx, stop_rx) = oneshot::channel();

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -37,6 +38,10 @@ pub(crate) struct Shared {
     pub(crate) config: SimConfig,
     pub(crate) faults: FaultControl,
     pub(crate) openapi: Bytes,
+    /// Bumped whenever the state is written (under the write lock).
+    pub(crate) version: AtomicU64,
+    /// Encoded whole collections, each with the state version it was encoded from.
+    pub(crate) bodies: Mutex<HashMap<Kind, (u64, Bytes)>>,
 }
 
 /// The session a request was authenticated with ("" for Basic auth).
@@ -57,8 +62,8 @@ impl std::error::Error for DroppedConnection {}
 
 const INTERNAL_ERROR: &str = "An internal error occurred";
 
-fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
-    let mut resp = Response::new(Body::from(body));
+fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response {
+    let mut resp = Response::new(Body::from(body.into()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -75,9 +80,14 @@ fn error_json(status: StatusCode, message: &str) -> Response {
 }
 
 fn ser<T: Serialize + ?Sized>(value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(body) => json_response(StatusCode::OK, body),
-        Err(_) => error_json(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_ERROR),
+    body_response(serde_json::to_vec(value).ok())
+}
+
+/// 200 with an encoded body, or the generic 500 when encoding failed.
+fn body_response(body: Option<Vec<u8>>) -> Response {
+    match body {
+        Some(body) => json_response(StatusCode::OK, body),
+        None => error_json(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_ERROR),
     }
 }
 
@@ -243,8 +253,8 @@ async fn openapi(State(sh): State<Arc<Shared>>) -> Response {
 // ----- reads ---------------------------------------------------------------------------
 
 /// The collections served by GET.
-#[derive(Debug, Clone, Copy)]
-enum Kind {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
     Cluster,
     Node,
     VirDomain,
@@ -268,9 +278,9 @@ fn filtered<'a, T: Serialize + 'a>(
     items: impl Iterator<Item = &'a T>,
     id: Option<&str>,
     key: impl Fn(&T) -> &str,
-) -> Response {
+) -> Option<Vec<u8>> {
     let picked: Vec<&T> = items.filter(|x| id.is_none_or(|id| key(x) == id)).collect();
-    ser(&picked)
+    serde_json::to_vec(&picked).ok()
 }
 
 /// A read lock on the state after applying whatever fell due by `now` (readers run in parallel;
@@ -283,6 +293,7 @@ pub(crate) fn read_state(sh: &Shared, now: Instant) -> RwLockReadGuard<'_, SimSt
     drop(guard);
     let mut write = sh.state.write();
     write.advance(now);
+    sh.version.fetch_add(1, Ordering::AcqRel);
     RwLockWriteGuard::downgrade(write)
 }
 
@@ -290,12 +301,35 @@ pub(crate) fn read_state(sh: &Shared, now: Instant) -> RwLockReadGuard<'_, SimSt
 fn write_state(sh: &Shared, now: Instant) -> RwLockWriteGuard<'_, SimState> {
     let mut write = sh.state.write();
     write.advance(now);
+    sh.version.fetch_add(1, Ordering::AcqRel);
     write
 }
 
 fn read(sh: &Shared, kind: Kind, id: Option<&str>) -> Response {
     let now = Instant::now();
     let state = read_state(sh, now);
+    // A whole collection that does not depend on the clock is encoded once per state version:
+    // a fleet of simulators polled by many workers then costs next to nothing to serve.
+    let cacheable = id.is_none() && !matches!(kind, Kind::TaskTag | Kind::VirDomainStats);
+    if !cacheable {
+        return body_response(encode(&state, kind, id, now));
+    }
+    let version = sh.version.load(Ordering::Acquire);
+    if let Some((v, body)) = sh.bodies.lock().get(&kind)
+        && *v == version
+    {
+        return json_response(StatusCode::OK, body.clone());
+    }
+    let Some(body) = encode(&state, kind, None, now).map(Bytes::from) else {
+        return body_response(None);
+    };
+    drop(state);
+    sh.bodies.lock().insert(kind, (version, body.clone()));
+    json_response(StatusCode::OK, body)
+}
+
+/// The JSON of a GET on `kind` (one record when `id` is given), None if encoding failed.
+fn encode(state: &SimState, kind: Kind, id: Option<&str>, now: Instant) -> Option<Vec<u8>> {
     let c = &state.cluster;
     match kind {
         Kind::Cluster => filtered(std::iter::once(&c.cluster), id, |x| &x.uuid),
@@ -316,7 +350,7 @@ fn read(sh: &Shared, kind: Kind, id: Option<&str>) -> Response {
                     )
                 })
                 .collect();
-            ser(&stats)
+            serde_json::to_vec(&stats).ok()
         }
         Kind::VirDomainSnapshot => filtered(c.snapshots.iter(), id, |x| &x.uuid),
         Kind::VirDomainBlockDevice => {
@@ -357,7 +391,7 @@ fn read(sh: &Shared, kind: Kind, id: Option<&str>) -> Response {
                     iso
                 })
                 .collect();
-            ser(&isos)
+            serde_json::to_vec(&isos).ok()
         }
         Kind::User => filtered(c.users.iter(), id, |x| &x.uuid),
         Kind::Role => filtered(c.roles.iter(), id, |x| &x.uuid),
@@ -368,8 +402,8 @@ fn read(sh: &Shared, kind: Kind, id: Option<&str>) -> Response {
             |x: &Value| x["uuid"].as_str().unwrap_or_default(),
         ),
         Kind::TaskTag => match id {
-            Some(tag) => ser(&state.task_get(tag, now)),
-            None => ser(&state.task_list(now)),
+            Some(tag) => serde_json::to_vec(&state.task_get(tag, now)).ok(),
+            None => serde_json::to_vec(&state.task_list(now)).ok(),
         },
     }
 }

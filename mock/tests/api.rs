@@ -859,3 +859,43 @@ async fn custom_credentials() {
     assert_eq!(resp.status(), 200, "passwords may contain ':'");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn whole_collection_reads_follow_every_change() {
+    // Whole collections are encoded once per state version: a mutation, and a task that
+    // completes later on its own, must both show in the next whole-collection read.
+    let sim = start(fast_config(Archetype::Edge, 5)).await;
+    let api = Api::login(&sim).await;
+    let state_of = |list: &[Value], uuid: &str| {
+        list.iter()
+            .find(|v| v["uuid"] == uuid)
+            .map(|v| (v["state"].clone(), v["uiState"].clone()))
+    };
+    let off = api.vm_in_state("SHUTOFF").await;
+    let uuid = off["uuid"].as_str().unwrap().to_owned();
+    let first = api.list("/VirDomain").await;
+    assert_eq!(
+        first,
+        api.list("/VirDomain").await,
+        "unchanged state, same answer"
+    );
+    let (tag, _) = api
+        .mutate(
+            "POST",
+            "/VirDomain/action",
+            json!([{"virDomainUUID": uuid, "actionType": "START"}]),
+        )
+        .await;
+    assert_eq!(
+        state_of(&api.list("/VirDomain").await, &uuid),
+        Some((json!("SHUTOFF"), json!("STARTING"))),
+        "the mutation shows at once"
+    );
+    api.wait_task(&tag).await;
+    assert_eq!(
+        state_of(&api.list("/VirDomain").await, &uuid).map(|s| s.0),
+        Some(json!("RUNNING")),
+        "the completed task shows"
+    );
+    sim.shutdown().await;
+}
