@@ -44,6 +44,12 @@ fn bench_smoke_completes_and_prints_json() {
         fan["clusters_answered"], fan["clusters"],
         "every cluster answers: {report}"
     );
+    for key in ["p50_ms", "refresh_p50_ms", "warm_p50_ms"] {
+        assert!(
+            fan[key].as_f64().is_some_and(|v| v > 0.0),
+            "{key}: {report}"
+        );
+    }
     assert!(
         report["tools_list"]["namespaced"]["tools"]
             .as_u64()

@@ -35,8 +35,11 @@ pub struct BenchOptions {
     pub throughput_for: Duration,
     /// Fleet sizes for the fan-out test.
     pub fanout_sizes: Vec<usize>,
-    /// fleet_status calls per fleet size.
+    /// Back-to-back fleet_status calls per fleet size.
     pub fanout_calls: usize,
+    /// fleet_status calls per fleet size made after the workers' read caches expired (each
+    /// reaches every simulator), each followed at once by one answered from warm caches.
+    pub fanout_refresh_calls: usize,
     /// Simulated per-request latency and jitter of every fan-out cluster (ms).
     pub sim_latency_ms: (u64, u64),
     /// Fleet size for the tools/list test.
@@ -59,6 +62,7 @@ impl BenchOptions {
             throughput_for: Duration::from_secs(10),
             fanout_sizes: vec![10, 100, 500],
             fanout_calls: 40,
+            fanout_refresh_calls: 15,
             sim_latency_ms: (20, 5),
             tools_list_clusters: 100,
             tools_list_calls: 200,
@@ -76,6 +80,7 @@ impl BenchOptions {
             throughput_for: Duration::from_millis(700),
             fanout_sizes: vec![3],
             fanout_calls: 5,
+            fanout_refresh_calls: 2,
             sim_latency_ms: (5, 2),
             tools_list_clusters: 3,
             tools_list_calls: 10,
@@ -395,6 +400,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
         let mut sizes = opts.fanout_sizes.clone();
         sizes.sort_unstable();
         let mut tools_list_namespaced = None;
+        let mut join_to_listed = Samples::default();
         for &n in &sizes {
             let have = workers.len();
             if n > have {
@@ -415,8 +421,27 @@ pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
                     Err(_) => errors += 1,
                 }
             }
+            // Separately: calls that reach every simulator (the workers' read caches have
+            // expired), each followed at once by one that the workers answer from cache.
+            let expired =
+                hyperfed_worker::cluster::DEFAULT_READ_CACHE_TTL + Duration::from_millis(150);
+            let mut refresh = Samples::with_capacity(opts.fanout_refresh_calls);
+            let mut warm = Samples::with_capacity(opts.fanout_refresh_calls);
+            for _ in 0..opts.fanout_refresh_calls {
+                tokio::time::sleep(expired).await;
+                for sample in [&mut refresh, &mut warm] {
+                    let (t, r) = timed(client.call_tool("fleet_status", json!({}))).await;
+                    sample.push(t);
+                    match r {
+                        Ok(v) => answered = answered.max(count_answered(&v)),
+                        Err(_) => errors += 1,
+                    }
+                }
+            }
             fanout.push(json!({
                 "clusters": n, "p50_ms": s.p50(), "p99_ms": s.p99(), "errors": errors,
+                "refresh_p50_ms": refresh.p50(), "refresh_p99_ms": refresh.p99(),
+                "warm_p50_ms": warm.p50(), "warm_p99_ms": warm.p99(),
                 "cold_ms": cold.as_secs_f64() * 1000.0,
                 "clusters_answered": answered,
                 "hub_rss_mib": procfs::rss_mib(hub.pid()),
@@ -424,29 +449,32 @@ pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
             if n == opts.tools_list_clusters {
                 tools_list_namespaced =
                     Some(measure_tools_list(&client, opts.tools_list_calls).await);
+                // A new worker joins at this fleet size: how long until the hub lists its
+                // tools? (Aliases outside the fleet's; they leave again afterwards.)
+                for rep in 0..opts.startup_reps.min(5) {
+                    let idx = 10_000 + rep;
+                    let t = Instant::now();
+                    let extra = start_workers(&hub, idx, 1, (0, 0), None).await?;
+                    let alias = format!("c{idx}__");
+                    loop {
+                        let tools = client.list_tools().await.unwrap_or_default();
+                        if tools.iter().any(|n| n.starts_with(&alias)) {
+                            break;
+                        }
+                        if t.elapsed() > Duration::from_secs(30) {
+                            return Err(err(format!("worker {rep} never appeared in tools/list")));
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    join_to_listed.push(t.elapsed());
+                    for w in extra {
+                        w.shutdown().await;
+                    }
+                }
             }
         }
         report.insert("fanout".into(), Value::Array(fanout));
 
-        // A new worker joins: how long until the hub lists its tools?
-        let mut join_to_listed = Samples::default();
-        for rep in 0..opts.startup_reps.min(5) {
-            let idx = workers.len();
-            let t = Instant::now();
-            workers.extend(start_workers(&hub, idx, 1, (0, 0), None).await?);
-            let alias = format!("c{idx}__");
-            loop {
-                let tools = client.list_tools().await.unwrap_or_default();
-                if tools.iter().any(|n| n.starts_with(&alias)) {
-                    break;
-                }
-                if t.elapsed() > Duration::from_secs(30) {
-                    return Err(err(format!("worker {rep} never appeared in tools/list")));
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            join_to_listed.push(t.elapsed());
-        }
         let mut tl = serde_json::Map::new();
         tl.insert("clusters".into(), json!(opts.tools_list_clusters));
         if let Some(v) = tools_list_namespaced {
@@ -581,7 +609,7 @@ pub fn render_table(r: &Value) -> String {
         for row in rows {
             let g = |k: &str| row.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
             out.push_str(&format!(
-                "3. fan-out fleet_status N={:<4}     p50 {:.1} ms, p99 {:.1} ms, first call {:.1} ms, answered {}, errors {}, hub RSS {:.1} MiB\n",
+                "3. fan-out fleet_status N={:<4}     back-to-back p50 {:.1} ms, p99 {:.1} ms, first call {:.1} ms, answered {}, errors {}, hub RSS {:.1} MiB\n",
                 g("clusters"),
                 g("p50_ms"),
                 g("p99_ms"),
@@ -589,6 +617,13 @@ pub fn render_table(r: &Value) -> String {
                 g("clusters_answered"),
                 g("errors"),
                 g("hub_rss_mib"),
+            ));
+            out.push_str(&format!(
+                "                                   every simulator reached p50 {:.1} ms, p99 {:.1} ms | worker caches warm p50 {:.1} ms, p99 {:.1} ms\n",
+                g("refresh_p50_ms"),
+                g("refresh_p99_ms"),
+                g("warm_p50_ms"),
+                g("warm_p99_ms"),
             ));
         }
     }

@@ -73,6 +73,8 @@ pub struct HubConfig {
     pub tools_mode: ToolsMode,
     /// Per-cluster deadline of a fan-out read.
     pub fanout_timeout: Duration,
+    /// Clusters a fan-out read calls at the same time (the rest wait for a slot).
+    pub fanout_concurrency: usize,
     /// Deadline of one tool call forwarded to a worker.
     pub call_timeout: Duration,
     /// Heartbeat interval told to workers; a cluster missing ~3 is marked down.
@@ -91,7 +93,7 @@ pub use hyperfed_http::tls::TlsFiles;
 
 impl HubConfig {
     /// A configuration with the documented defaults: namespaced tools, 5 s fan-out timeout,
-    /// 120 s call timeout, 2 s heartbeats, no client token, temporary database.
+    /// 256 clusters called at once by a fan-out, 120 s call timeout, 2 s heartbeats, no client token, temporary database.
     pub fn new(listen: SocketAddr, secret: Secret) -> Self {
         HubConfig {
             listen,
@@ -100,6 +102,7 @@ impl HubConfig {
             data_dir: None,
             tools_mode: ToolsMode::Namespaced,
             fanout_timeout: Duration::from_secs(5),
+            fanout_concurrency: 256,
             call_timeout: Duration::from_secs(120),
             heartbeat_interval: Duration::from_secs(2),
             allowed_hosts: Vec::new(),
@@ -130,6 +133,8 @@ pub struct FileConfig {
     pub tools: Option<ToolsMode>,
     /// `fanout_timeout = "5s"`.
     pub fanout_timeout: Option<String>,
+    /// `fanout_concurrency = 256`.
+    pub fanout_concurrency: Option<usize>,
     /// `call_timeout = "120s"`.
     pub call_timeout: Option<String>,
     /// `heartbeat_interval = "2s"`.

@@ -49,8 +49,6 @@ fn task_tag_in(message: &str) -> Option<String> {
 
 /// How many times (10 ms apart) a progress notification looks for its call's mapping.
 const PROGRESS_LOOKUP_TRIES: usize = 20;
-/// Fan-out concurrency bound.
-const FANOUT_CONCURRENCY: usize = 96;
 
 /// Why a join was refused, with the HTTP status it maps to.
 #[derive(Debug)]
@@ -110,6 +108,7 @@ pub(crate) struct Hub {
 impl Hub {
     /// Builds the state and loads known clusters as `reconnecting`.
     pub(crate) fn new(config: HubConfig, store: Store) -> Result<Arc<Self>, HubError> {
+        let fanout_concurrency = config.fanout_concurrency.max(1);
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(64)
@@ -155,7 +154,7 @@ impl Hub {
             nonces: DashMap::new(),
             progress: DashMap::new(),
             vm_index: VmIndex::default(),
-            fanout_permits: Semaphore::new(FANOUT_CONCURRENCY),
+            fanout_permits: Semaphore::new(fanout_concurrency),
             shutdown: CancellationToken::new(),
             calls_stopping: CancellationToken::new(),
             join_lock: Mutex::new(()),

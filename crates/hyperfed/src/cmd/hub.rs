@@ -34,6 +34,9 @@ pub struct HubArgs {
     /// Per-cluster deadline of fan-out reads, e.g. 500ms, 2s [default: 5s].
     #[arg(long, value_parser = parse_duration)]
     pub fanout_timeout: Option<Duration>,
+    /// Clusters one fan-out read calls at the same time, 1 to 4096 [default: 256].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub fanout_concurrency: Option<u16>,
     /// Deadline of one call forwarded to a worker [default: 120s].
     #[arg(long, value_parser = parse_duration)]
     pub call_timeout: Option<Duration>,
@@ -140,6 +143,15 @@ fn resolve(args: HubArgs) -> anyhow::Result<HubConfig> {
         "fanout_timeout",
         config.fanout_timeout,
     )?;
+    config.fanout_concurrency = match args
+        .fanout_concurrency
+        .map(usize::from)
+        .or(file.fanout_concurrency)
+    {
+        Some(n) if (1..=4096).contains(&n) => n,
+        Some(n) => bail!("fanout_concurrency must be from 1 to 4096 (got {n})"),
+        None => config.fanout_concurrency,
+    };
     config.call_timeout = duration(
         args.call_timeout,
         file.call_timeout.as_deref(),
