@@ -125,6 +125,15 @@ pub enum RawBody {
 }
 
 impl RawBody {
+    /// A body as JSON when it parses (empty is `null`), else as lossy UTF-8 text.
+    pub fn decode(bytes: &[u8]) -> Self {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(v) => RawBody::Json(v),
+            Err(_) if bytes.is_empty() => RawBody::Json(Value::Null),
+            Err(_) => RawBody::Text(String::from_utf8_lossy(bytes).into_owned()),
+        }
+    }
+
     /// The body as JSON (text becomes a JSON string).
     pub fn to_value(&self) -> Value {
         match self {
@@ -636,6 +645,20 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> Result<RawResponse> {
+        let (status, bytes) = self.raw_bytes(method, path, body).await?;
+        Ok(RawResponse {
+            status,
+            body: RawBody::decode(&bytes),
+        })
+    }
+
+    /// [`Client::raw`] without decoding: the status and the body bytes as they arrived.
+    pub async fn raw_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Vec<u8>)> {
         let rel = raw_path(path)?;
         let bytes = match &body {
             Some(v) => Some(serde_json::to_vec(v).map_err(|e| Error::InvalidArgument {
@@ -645,12 +668,6 @@ impl Client {
             None => None,
         };
         let reply = self.execute(method, &rel, bytes).await?;
-        let text_is_json = serde_json::from_slice::<Value>(&reply.body);
-        let body = match text_is_json {
-            Ok(v) => RawBody::Json(v),
-            Err(_) if reply.body.is_empty() => RawBody::Json(Value::Null),
-            Err(_) => RawBody::Text(String::from_utf8_lossy(&reply.body).into_owned()),
-        };
         if reply.status == StatusCode::UNAUTHORIZED {
             return Err(self.status_error(
                 &reply,
@@ -660,10 +677,7 @@ impl Client {
                 },
             ));
         }
-        Ok(RawResponse {
-            status: reply.status.as_u16(),
-            body,
-        })
+        Ok((reply.status.as_u16(), reply.body))
     }
 
     /// Decodes a JSON array answer from [`Client::raw`] into typed records.

@@ -65,6 +65,22 @@ struct Flight {
 struct ReadCache {
     ttl: Duration,
     flights: Mutex<HashMap<String, Arc<Flight>>>,
+    /// The last parse of each collection with the fingerprint of the bytes it came from: most
+    /// collections answer the same bytes poll after poll, and those are not parsed again.
+    parsed: Mutex<HashMap<String, (Fingerprint, Records)>>,
+}
+
+/// Length and SipHash of a response body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Fingerprint(usize, u64);
+
+impl Fingerprint {
+    fn of(bytes: &[u8]) -> Self {
+        use std::hash::Hasher as _;
+        let mut h = std::hash::DefaultHasher::new();
+        h.write(bytes);
+        Fingerprint(bytes.len(), h.finish())
+    }
 }
 
 impl ReadCache {
@@ -187,6 +203,7 @@ impl Cluster {
             cache: Arc::new(ReadCache {
                 ttl,
                 flights: Mutex::new(HashMap::new()),
+                parsed: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -226,28 +243,42 @@ impl Cluster {
         let started = Instant::now();
         self.fetch_all(collection)
             .await
-            .map(|items| (started, Arc::new(items)))
+            .map(|items| (started, items))
             .map_err(Arc::new)
     }
 
-    /// Every record of a collection, straight from the cluster.
-    async fn fetch_all(&self, collection: &str) -> Result<Vec<Value>, hypercore::Error> {
-        let resp = self
+    /// Every record of a collection, straight from the cluster (parsed again only when the
+    /// cluster's answer differs from the last one).
+    async fn fetch_all(&self, collection: &str) -> Result<Records, hypercore::Error> {
+        let (status, bytes) = self
             .client
-            .raw(hypercore::Method::GET, collection, None)
+            .raw_bytes(hypercore::Method::GET, collection, None)
             .await?;
-        if !(200..300).contains(&resp.status) {
-            return Err(status_error(resp.status, &resp.body, collection));
+        if !(200..300).contains(&status) {
+            return Err(status_error(status, &RawBody::decode(&bytes), collection));
         }
-        match resp.body {
-            RawBody::Json(Value::Array(items)) => Ok(items),
-            RawBody::Json(Value::Null) => Ok(Vec::new()),
-            RawBody::Json(other @ Value::Object(_)) => Ok(vec![other]),
-            _ => Err(hypercore::Error::Decode {
-                what: format!("/{collection}"),
-                message: "expected a JSON array".into(),
-            }),
+        let print = Fingerprint::of(&bytes);
+        if let Ok(parsed) = self.cache.parsed.lock()
+            && let Some((p, records)) = parsed.get(collection)
+            && *p == print
+        {
+            return Ok(records.clone());
         }
+        let records = match RawBody::decode(&bytes) {
+            RawBody::Json(Value::Array(items)) => Arc::new(items),
+            RawBody::Json(Value::Null) => Arc::new(Vec::new()),
+            RawBody::Json(other @ Value::Object(_)) => Arc::new(vec![other]),
+            _ => {
+                return Err(hypercore::Error::Decode {
+                    what: format!("/{collection}"),
+                    message: "expected a JSON array".into(),
+                });
+            }
+        };
+        if let Ok(mut parsed) = self.cache.parsed.lock() {
+            parsed.insert(collection.to_owned(), (print, records.clone()));
+        }
+        Ok(records)
     }
 
     /// One record by id; `None` when HyperCore answers `[]` or 404.

@@ -347,3 +347,35 @@ async fn own_actions_invalidate_the_cache() {
     client.cancel().await.unwrap();
     worker.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_unchanged_collection_is_not_parsed_again() {
+    // Even with caching off, a collection whose bytes did not change is not parsed again
+    // (the same shared records come back); a change is parsed and shows.
+    let worker = hyperfed_worker::start(cached_worker_config(Duration::ZERO))
+        .await
+        .unwrap();
+    let sim = worker.sim().unwrap();
+    let cluster = hyperfed_worker::cluster::Cluster::with_read_cache_ttl(
+        hypercore::Client::new(hypercore::ClusterConfig::new(
+            sim.base_url(),
+            hypercore::Credentials::new("admin", "admin"),
+        ))
+        .unwrap(),
+        Duration::ZERO,
+    );
+    let first = cluster.get_all("VirDomain").await.unwrap();
+    let again = cluster.get_all("VirDomain").await.unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "same bytes, same parse");
+    let vm = vm_in_state(&truth(&worker), "RUNNING");
+    let uuid = vm["uuid"].as_str().unwrap();
+    stop_behind_the_back(&worker, uuid).await;
+    let after = cluster.get_all("VirDomain").await.unwrap();
+    assert!(
+        !Arc::ptr_eq(&first, &after),
+        "changed bytes are parsed again"
+    );
+    let state = after.iter().find(|v| v["uuid"] == uuid).unwrap()["state"].clone();
+    assert_eq!(state, "SHUTOFF");
+    worker.shutdown().await;
+}
