@@ -12,8 +12,13 @@ use crate::registry::ClusterRecord;
 
 const CLUSTERS_TREE: &str = "clusters";
 /// sled's page cache: the hub reads its trees at startup and for audit queries only.
-const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+const SLED_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+/// alias -> the manifest it offers: `MANIFEST_REF` + SHA-256 (older databases: the JSON).
 const TOOLS_TREE: &str = "cluster_tools";
+/// SHA-256 -> tool manifest JSON, stored once however many clusters offer it.
+const MANIFESTS_TREE: &str = "tool_manifests";
+/// First byte of a manifest reference (JSON text never starts with it).
+const MANIFEST_REF: u8 = 0;
 
 /// A cluster record as stored, without its tool list (kept in its own tree).
 #[derive(Serialize, Deserialize)]
@@ -29,6 +34,7 @@ struct Trees {
     db: sled::Db,
     clusters: sled::Tree,
     tools: sled::Tree,
+    manifests: sled::Tree,
     audit: sled::Tree,
 }
 
@@ -70,12 +76,14 @@ impl Store {
         })?;
         let clusters = db.open_tree(CLUSTERS_TREE)?;
         let tools = db.open_tree(TOOLS_TREE)?;
+        let manifests = db.open_tree(MANIFESTS_TREE)?;
         let audit = db.open_tree(AUDIT_TREE)?;
         Ok(Store {
             trees: RwLock::new(Some(Trees {
                 db,
                 clusters,
                 tools,
+                manifests,
                 audit,
             })),
         })
@@ -89,10 +97,12 @@ impl Store {
         }
     }
 
-    /// Every persisted cluster record, with its tools.
+    /// Every persisted cluster record, with its tools; manifests no cluster offers any more
+    /// are dropped.
     pub(crate) fn load_clusters(&self) -> Result<Vec<ClusterRecord>, HubError> {
         self.with(|t| {
             let mut out = Vec::new();
+            let mut referenced = std::collections::HashSet::new();
             for item in t.clusters.iter() {
                 let (key, value) = item?;
                 let meta = match serde_json::from_slice::<StoredCluster>(&value) {
@@ -105,7 +115,14 @@ impl Store {
                         continue;
                     }
                 };
-                let tools = match t.tools.get(&key)? {
+                let stored = match t.tools.get(&key)? {
+                    Some(v) if v.first() == Some(&MANIFEST_REF) => {
+                        referenced.insert(v[1..].to_vec());
+                        t.manifests.get(&v[1..])?
+                    }
+                    other => other,
+                };
+                let tools = match stored {
                     Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
                         tracing::warn!(cluster = %meta.alias, error = %e, "unreadable stored tool list");
                         Vec::new()
@@ -121,6 +138,12 @@ impl Store {
                     tools,
                 });
             }
+            for item in t.manifests.iter() {
+                let (digest, _) = item?;
+                if !referenced.contains(digest.as_ref()) {
+                    t.manifests.remove(digest)?;
+                }
+            }
             Ok(out)
         })
     }
@@ -131,9 +154,18 @@ impl Store {
         record: &ClusterRecord,
         tools: &[rmcp::model::Tool],
     ) -> Result<(), HubError> {
+        use sha2::Digest as _;
         let tools = serde_json::to_vec(tools).map_err(|e| HubError::Storage(e.to_string()))?;
+        let digest: [u8; 32] = sha2::Sha256::digest(&tools).into();
+        let mut reference = Vec::with_capacity(1 + digest.len());
+        reference.push(MANIFEST_REF);
+        reference.extend_from_slice(&digest);
         self.with(|t| {
-            t.tools.insert(record.alias.as_bytes(), tools)?;
+            // Workers of one version offer the same manifest: it is written once.
+            if !t.manifests.contains_key(digest)? {
+                t.manifests.insert(digest, tools)?;
+            }
+            t.tools.insert(record.alias.as_bytes(), reference)?;
             Ok(())
         })?;
         self.touch_cluster(record)
@@ -198,5 +230,94 @@ impl Store {
         {
             tracing::warn!(error = %e, "flushing the hub database on shutdown failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::Tool;
+
+    fn record(alias: &str) -> ClusterRecord {
+        ClusterRecord {
+            alias: alias.into(),
+            cluster_uuid: format!("uuid-{alias}"),
+            cluster_name: alias.to_uppercase(),
+            worker_url: format!("http://127.0.0.1:1/{alias}"),
+            last_seen: 7,
+            tools: Vec::new(),
+        }
+    }
+
+    fn tools(names: &[&str]) -> Vec<Tool> {
+        names
+            .iter()
+            .map(|n| {
+                Tool::new(
+                    n.to_string(),
+                    "d",
+                    std::sync::Arc::new(serde_json::Map::new()),
+                )
+            })
+            .collect()
+    }
+
+    fn names(r: &ClusterRecord) -> Vec<String> {
+        r.tools.iter().map(|t| t.name.to_string()).collect()
+    }
+
+    #[test]
+    fn identical_manifests_are_stored_once_and_orphans_dropped() {
+        let dir = std::env::temp_dir().join(format!("hyperfed-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let common = tools(&["a", "b"]);
+        {
+            let store = Store::open(Some(&dir)).unwrap();
+            store.save_cluster(&record("c1"), &common).unwrap();
+            store.save_cluster(&record("c2"), &common).unwrap();
+            store.save_cluster(&record("c3"), &tools(&["x"])).unwrap();
+            store
+                .with(|t| {
+                    assert_eq!(t.manifests.len(), 2, "two distinct manifests");
+                    Ok(())
+                })
+                .unwrap();
+            store.remove_cluster("c3").unwrap();
+            store.close();
+        }
+        let store = Store::open(Some(&dir)).unwrap();
+        let mut loaded = store.load_clusters().unwrap();
+        loaded.sort_by(|a, b| a.alias.cmp(&b.alias));
+        assert_eq!(loaded.len(), 2);
+        assert_eq!(names(&loaded[0]), ["a", "b"]);
+        assert_eq!(names(&loaded[1]), ["a", "b"]);
+        assert_eq!(loaded[1].worker_url, "http://127.0.0.1:1/c2");
+        store
+            .with(|t| {
+                assert_eq!(t.manifests.len(), 1, "the manifest only c3 offered is gone");
+                Ok(())
+            })
+            .unwrap();
+        store.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn tool_lists_stored_inline_by_older_hubs_still_load() {
+        let dir = std::env::temp_dir().join(format!("hyperfed-store-old-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(Some(&dir)).unwrap();
+        store.touch_cluster(&record("old")).unwrap();
+        let json = serde_json::to_vec(&tools(&["legacy"])).unwrap();
+        store
+            .with(|t| {
+                t.tools.insert("old", json)?;
+                Ok(())
+            })
+            .unwrap();
+        let loaded = store.load_clusters().unwrap();
+        assert_eq!(names(&loaded[0]), ["legacy"]);
+        store.close();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
