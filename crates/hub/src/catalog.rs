@@ -76,8 +76,9 @@ struct PageJson<'a> {
 #[derive(Default)]
 pub(crate) struct Catalog {
     pub tools: Arc<Vec<Tool>>,
-    /// The tools a `read` token sees: read-only ones and the fleet tools.
-    pub read_only: Arc<Vec<Tool>>,
+    /// The tools a `read` token sees: read-only ones and the fleet tools (made on first use:
+    /// most hubs never see a read-scoped token).
+    read_only: OnceLock<Arc<Vec<Tool>>>,
     pub routes: HashMap<String, Route>,
     /// Encoded tools/list pages (read-only list, full list), made on first use: the catalog
     /// never changes once built, so neither do they.
@@ -88,7 +89,19 @@ impl Catalog {
     /// The tools a caller with `scope` may see (built once per catalog, shared).
     pub(crate) fn visible(&self, scope: Scope) -> &Arc<Vec<Tool>> {
         match scope {
-            Scope::Read => &self.read_only,
+            Scope::Read => self.read_only.get_or_init(|| {
+                Arc::new(
+                    self.tools
+                        .iter()
+                        .filter(|t| {
+                            self.routes
+                                .get(t.name.as_ref())
+                                .is_some_and(|r| !r.mutating)
+                        })
+                        .cloned()
+                        .collect(),
+                )
+            }),
             Scope::Operate | Scope::Admin => &self.tools,
         }
     }
@@ -334,14 +347,9 @@ pub(crate) fn build(mode: ToolsMode, clusters: &[ClusterView]) -> Catalog {
         tools.push(exported);
     }
 
-    let read_only = tools
-        .iter()
-        .filter(|t| routes.get(t.name.as_ref()).is_some_and(|r| !r.mutating))
-        .cloned()
-        .collect();
     Catalog {
         tools: Arc::new(tools),
-        read_only: Arc::new(read_only),
+        read_only: OnceLock::new(),
         routes,
         pages: Default::default(),
     }

@@ -1,8 +1,9 @@
 //! The hub's shared state and its registry operations: join, heartbeat, leave, the health
 //! monitor, catalog rebuilds and `list_changed` pushes to connected MCP clients.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -11,7 +12,7 @@ use hyperfed_protocol::redact_uri;
 use hyperfed_protocol::{
     ClusterAlias, HeartbeatResponse, JoinError, JoinRequest, JoinResponse, WorkerClaims,
 };
-use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::model::{ProgressNotificationParam, ProgressToken, Tool};
 use rmcp::service::{Peer, RoleServer};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +23,7 @@ use crate::config::HubConfig;
 use crate::error::HubError;
 use crate::registry::{ClusterEntry, ClusterRecord, ClusterSummary, ClusterView, Health};
 use crate::route::VmIndex;
-use crate::store::Store;
+use crate::store::{Manifest, Store};
 use crate::upstream::WorkerSession;
 use crate::validate;
 
@@ -49,6 +50,28 @@ fn task_tag_in(message: &str) -> Option<String> {
 
 /// How many times (10 ms apart) a progress notification looks for its call's mapping.
 const PROGRESS_LOOKUP_TRIES: usize = 20;
+
+/// The shared copy of a tool list whose manifest has `digest` (made from `tools` if none is
+/// alive); entries whose lists are gone are dropped as the table grows.
+fn intern_tools(
+    table: &Mutex<HashMap<[u8; 32], Weak<Vec<Tool>>>>,
+    tools: Vec<Tool>,
+    digest: [u8; 32],
+) -> Arc<Vec<Tool>> {
+    let mut map = match table.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(shared) = map.get(&digest).and_then(Weak::upgrade) {
+        return shared;
+    }
+    if map.len() >= 64 {
+        map.retain(|_, w| w.strong_count() > 0);
+    }
+    let shared = Arc::new(tools);
+    map.insert(digest, Arc::downgrade(&shared));
+    shared
+}
 
 /// Why a join was refused, with the HTTP status it maps to.
 #[derive(Debug)]
@@ -103,6 +126,8 @@ pub(crate) struct Hub {
     pub calls_stopping: CancellationToken,
     /// Serialises the final check-and-insert of joins (never held across an await).
     join_lock: Mutex<()>,
+    /// One shared tool list per distinct manifest (workers of one version offer the same).
+    manifests: Mutex<HashMap<[u8; 32], Weak<Vec<Tool>>>>,
 }
 
 impl Hub {
@@ -124,9 +149,14 @@ impl Hub {
             None => HubKey::generate(),
         };
         let registry = DashMap::new();
+        let manifests = Mutex::new(HashMap::new());
         for mut record in store.load_clusters()? {
             // The live entry keeps the tools once, in `tools`; the record's copy is for storage.
-            let tools = Arc::new(std::mem::take(&mut record.tools));
+            let tools = std::mem::take(&mut record.tools);
+            let tools = match Manifest::encode(&tools) {
+                Ok(m) => intern_tools(&manifests, tools, m.digest),
+                Err(_) => Arc::new(tools),
+            };
             registry.insert(
                 record.alias.clone(),
                 ClusterEntry {
@@ -158,6 +188,7 @@ impl Hub {
             shutdown: CancellationToken::new(),
             calls_stopping: CancellationToken::new(),
             join_lock: Mutex::new(()),
+            manifests,
         });
         hub.rebuild_catalog();
         Ok(hub)
@@ -329,9 +360,18 @@ impl Hub {
             tools: Vec::new(),
         };
         let tool_count = tools.len();
-        if let Err(e) = self.store.save_cluster(&record, &tools) {
-            tracing::warn!(cluster = %alias, error = %e, "could not persist the cluster registration");
-        }
+        let tools = match Manifest::encode(&tools) {
+            Ok(manifest) => {
+                if let Err(e) = self.store.save_cluster(&record, &manifest) {
+                    tracing::warn!(cluster = %alias, error = %e, "could not persist the cluster registration");
+                }
+                intern_tools(&self.manifests, tools, manifest.digest)
+            }
+            Err(e) => {
+                tracing::warn!(cluster = %alias, error = %e, "could not persist the cluster registration");
+                Arc::new(tools)
+            }
+        };
         let mut replaced = Vec::new();
         {
             let _serial = self.join_lock.lock();
@@ -356,7 +396,7 @@ impl Hub {
                 alias.clone(),
                 ClusterEntry {
                     record: record.clone(),
-                    tools: Arc::new(tools),
+                    tools,
                     health: Health::Up,
                     last_seen: Instant::now(),
                     session: Some(session),
@@ -505,6 +545,14 @@ impl Hub {
                 return;
             }
         };
+        let manifest = match Manifest::encode(&tools) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(cluster = %alias, error = %e, "could not encode the new tool list");
+                return;
+            }
+        };
+        let tools = intern_tools(&self.manifests, tools, manifest.digest);
         let record = {
             let Some(mut e) = self.registry.get_mut(alias) else {
                 return;
@@ -512,10 +560,10 @@ impl Hub {
             if e.record.cluster_uuid != cluster_uuid {
                 return;
             }
-            e.tools = Arc::new(tools);
-            (e.record.clone(), e.tools.clone())
+            e.tools = tools;
+            e.record.clone()
         };
-        let _ = self.store.save_cluster(&record.0, &record.1);
+        let _ = self.store.save_cluster(&record, &manifest);
         self.tools_changed();
     }
 

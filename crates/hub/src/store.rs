@@ -20,6 +20,23 @@ const MANIFESTS_TREE: &str = "tool_manifests";
 /// First byte of a manifest reference (JSON text never starts with it).
 const MANIFEST_REF: u8 = 0;
 
+/// A validated tool list encoded for storage, with the SHA-256 that identifies it.
+pub(crate) struct Manifest {
+    json: Vec<u8>,
+    /// Identifies the manifest: equal lists have equal digests.
+    pub digest: [u8; 32],
+}
+
+impl Manifest {
+    /// Encodes `tools`.
+    pub(crate) fn encode(tools: &[rmcp::model::Tool]) -> Result<Self, HubError> {
+        use sha2::Digest as _;
+        let json = serde_json::to_vec(tools).map_err(|e| HubError::Storage(e.to_string()))?;
+        let digest = sha2::Sha256::digest(&json).into();
+        Ok(Manifest { json, digest })
+    }
+}
+
 /// A cluster record as stored, without its tool list (kept in its own tree).
 #[derive(Serialize, Deserialize)]
 struct StoredCluster {
@@ -152,18 +169,16 @@ impl Store {
     pub(crate) fn save_cluster(
         &self,
         record: &ClusterRecord,
-        tools: &[rmcp::model::Tool],
+        manifest: &Manifest,
     ) -> Result<(), HubError> {
-        use sha2::Digest as _;
-        let tools = serde_json::to_vec(tools).map_err(|e| HubError::Storage(e.to_string()))?;
-        let digest: [u8; 32] = sha2::Sha256::digest(&tools).into();
-        let mut reference = Vec::with_capacity(1 + digest.len());
+        let mut reference = Vec::with_capacity(1 + manifest.digest.len());
         reference.push(MANIFEST_REF);
-        reference.extend_from_slice(&digest);
+        reference.extend_from_slice(&manifest.digest);
         self.with(|t| {
             // Workers of one version offer the same manifest: it is written once.
-            if !t.manifests.contains_key(digest)? {
-                t.manifests.insert(digest, tools)?;
+            if !t.manifests.contains_key(manifest.digest)? {
+                t.manifests
+                    .insert(manifest.digest, manifest.json.as_slice())?;
             }
             t.tools.insert(record.alias.as_bytes(), reference)?;
             Ok(())
@@ -273,9 +288,15 @@ mod tests {
         let common = tools(&["a", "b"]);
         {
             let store = Store::open(Some(&dir)).unwrap();
-            store.save_cluster(&record("c1"), &common).unwrap();
-            store.save_cluster(&record("c2"), &common).unwrap();
-            store.save_cluster(&record("c3"), &tools(&["x"])).unwrap();
+            store
+                .save_cluster(&record("c1"), &Manifest::encode(&common).unwrap())
+                .unwrap();
+            store
+                .save_cluster(&record("c2"), &Manifest::encode(&common).unwrap())
+                .unwrap();
+            store
+                .save_cluster(&record("c3"), &Manifest::encode(&tools(&["x"])).unwrap())
+                .unwrap();
             store
                 .with(|t| {
                     assert_eq!(t.manifests.len(), 2, "two distinct manifests");
