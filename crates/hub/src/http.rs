@@ -18,10 +18,11 @@ use serde_json::{Value, json};
 
 use crate::auth::{ClientClaims, Scope};
 use crate::error::HubError;
-use crate::lane::{Lane, fast_lane};
+use crate::lane::HubLane;
 use crate::mcp::HubServer;
 use crate::route::{self, CallContext};
 use crate::state::{Hub, JoinRefusal};
+use hyperfed_http::lane::{Lane, fast_lane};
 
 /// Who the auth middleware let in: the audit subject and what their token allows.
 #[derive(Debug, Clone)]
@@ -351,7 +352,7 @@ pub(crate) fn router(hub: Arc<Hub>) -> Router {
         sessions.clone(),
         config,
     );
-    let lane = Arc::new(Lane::new(hub.clone(), sessions));
+    let lane = Arc::new(Lane::new(HubLane(hub.clone()), sessions));
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
         .layer(axum::middleware::from_fn_with_state(lane, fast_lane));

@@ -1,25 +1,13 @@
-//! The fast lane in front of the hub's `/mcp`: the two requests that dominate traffic are
-//! answered without the SDK's per-session machinery. `tools/list` pages come from bytes encoded
-//! once per catalog, and read-only namespaced `tools/call`s (no progress asked) are relayed
-//! over the direct lane as bytes. Everything else, and anything unusual about a request
-//! (unknown session, odd headers, batches, unexpected fields), goes to the SDK's streamable
-//! HTTP service unchanged, so its answers and errors stay the reference behaviour.
+//! The hub's side of the MCP fast lane (`hyperfed_http::lane`): tools/list pages come from bytes
+//! encoded once per catalog, and read-only namespaced tools/call requests are relayed to their
+//! worker over the direct lane as bytes.
 
-use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use dashmap::DashMap;
-use rmcp::model::{CallToolResult, ContentBlock, ProtocolVersion};
-use rmcp::transport::streamable_http_server::SessionManager;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use serde::Deserialize;
-use serde::de::IgnoredAny;
+use axum::body::Bytes;
+use axum::http::request::Parts;
+use hyperfed_http::lane::FastServer;
+use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
@@ -29,311 +17,59 @@ use crate::direct;
 use crate::http::Principal;
 use crate::state::Hub;
 
-/// The stateless protocol revision (no session; metadata on every request).
-const STATELESS: &str = "2026-07-28";
-/// A session whose requests all took the fast lane still sends one through the SDK this
-/// often, so the SDK's idle timeout (an hour) never closes a busy session.
-const TOUCH_SESSION_EVERY: Duration = Duration::from_secs(300);
-/// Sessions remembered for that; beyond it the oldest half is forgotten.
-const MAX_TOUCHED: usize = 100_000;
+/// The hub as a fast-lane server.
+pub(crate) struct HubLane(pub Arc<Hub>);
 
-/// What the fast lane needs: the hub, the SDK's session table, and the calls in flight.
-pub(crate) struct Lane {
-    pub hub: Arc<Hub>,
-    pub sessions: Arc<LocalSessionManager>,
-    /// In-flight fast calls by `<session>\n<request id>`, so `notifications/cancelled` works.
-    inflight: DashMap<String, CancellationToken>,
-    /// When a session's request last went through the SDK.
-    touched: DashMap<Arc<str>, Instant>,
-}
-
-impl Lane {
-    /// A lane over `hub` and the session table its MCP service uses.
-    pub(crate) fn new(hub: Arc<Hub>, sessions: Arc<LocalSessionManager>) -> Self {
-        Lane {
-            hub,
-            sessions,
-            inflight: DashMap::new(),
-            touched: DashMap::new(),
-        }
-    }
-}
-
-/// A JSON-RPC message, decoded only as far as routing needs.
-#[derive(Deserialize)]
-struct Message<'a> {
-    jsonrpc: Cow<'a, str>,
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    method: Cow<'a, str>,
-    #[serde(borrow, default)]
-    params: Option<&'a RawValue>,
-}
-
-/// The per-request metadata the lane looks at.
-#[derive(Deserialize, Default)]
-struct Meta<'a> {
-    #[serde(rename = "progressToken", default)]
-    progress_token: Option<IgnoredAny>,
-    #[serde(rename = "io.modelcontextprotocol/protocolVersion", borrow, default)]
-    protocol_version: Option<Cow<'a, str>>,
-    #[serde(rename = "io.modelcontextprotocol/clientCapabilities", default)]
-    client_capabilities: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CallParams<'a> {
-    name: Cow<'a, str>,
-    #[serde(borrow, default)]
-    arguments: Option<&'a RawValue>,
-    #[serde(rename = "_meta", borrow, default)]
-    meta: Option<Meta<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListParams<'a> {
-    #[serde(borrow, default)]
-    cursor: Option<Cow<'a, str>>,
-    #[serde(rename = "_meta", borrow, default)]
-    meta: Option<Meta<'a>>,
-}
-
-#[derive(Deserialize)]
-struct CancelParams<'a> {
-    #[serde(rename = "requestId", borrow)]
-    request_id: &'a RawValue,
-}
-
-fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The client accepts both answer forms of streamable HTTP (as the SDK requires).
-fn accepts_both(headers: &HeaderMap) -> bool {
-    header_str(headers, header::ACCEPT.as_str())
-        .is_some_and(|a| a.contains("application/json") && a.contains("text/event-stream"))
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    header_str(headers, header::CONTENT_TYPE.as_str())
-        .is_some_and(|c| c.trim_start().starts_with("application/json"))
-}
-
-/// A JSON-RPC id is a number or a string.
-fn valid_id(id: &RawValue) -> bool {
-    let s = id.get();
-    s.starts_with('"') || s.starts_with('-') || s.starts_with(|c: char| c.is_ascii_digit())
-}
-
-/// How the request is bound to the client: a live legacy session, or stateless 2026-07-28.
-enum Binding {
-    Session(Arc<str>),
-    Stateless,
-}
-
-impl Lane {
-    /// The request's binding, or None when the SDK must judge the request itself.
-    async fn binding(
-        &self,
-        headers: &HeaderMap,
-        meta: Option<&Meta<'_>>,
-        method: &str,
-        name: Option<&str>,
-    ) -> Option<Binding> {
-        let version = header_str(headers, "mcp-protocol-version");
-        let meta_version = meta.and_then(|m| m.protocol_version.as_deref());
-        if let Some(sid) = header_str(headers, "mcp-session-id") {
-            // A legacy session: a known pre-2026 version (or none) and no per-request version.
-            if meta_version.is_some()
-                || version.is_some_and(|v| {
-                    v >= STATELESS
-                        || !ProtocolVersion::KNOWN_VERSIONS
-                            .iter()
-                            .any(|k| k.as_str() == v)
-                })
-            {
-                return None;
-            }
-            let sid: Arc<str> = Arc::from(sid);
-            if !self.sessions.has_session(&sid).await.unwrap_or(false) {
-                self.touched.remove(&sid);
-                return None;
-            }
-            // Let one request through the SDK now and then, which keeps the session alive.
-            let now = Instant::now();
-            let stale = self
-                .touched
-                .get(&sid)
-                .is_none_or(|t| now.duration_since(*t) >= TOUCH_SESSION_EVERY);
-            if stale {
-                if self.touched.len() >= MAX_TOUCHED {
-                    let cutoff = now.checked_sub(TOUCH_SESSION_EVERY).unwrap_or(now);
-                    self.touched.retain(|_, t| *t > cutoff);
-                }
-                self.touched.insert(sid, now);
-                return None;
-            }
-            return Some(Binding::Session(sid));
-        }
-        // Stateless: the header and the request's own metadata agree on 2026-07-28, the
-        // required metadata is there, and the routing headers match the body.
-        let meta = meta?;
-        let ok = version == Some(STATELESS)
-            && meta_version == Some(STATELESS)
-            && meta.client_capabilities.is_some()
-            && header_str(headers, "mcp-method") == Some(method)
-            && header_str(headers, "mcp-name") == name
-            && !headers.keys().any(|k| k.as_str().starts_with("mcp-param-"));
-        ok.then_some(Binding::Stateless)
-    }
-}
-
-/// A JSON-RPC response with `result` spliced in as it is.
-fn respond(id: &RawValue, result: &[u8]) -> Response {
-    let mut body = Vec::with_capacity(result.len() + id.get().len() + 40);
-    body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-    body.extend_from_slice(id.get().as_bytes());
-    body.extend_from_slice(br#","result":"#);
-    body.extend_from_slice(result);
-    body.push(b'}');
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from(body),
-    )
-        .into_response()
-}
-
-/// axum middleware on `/mcp`: answers what it can, passes the rest to the SDK's service.
-pub(crate) async fn fast_lane(State(lane): State<Arc<Lane>>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST || !is_json(req.headers()) || !accepts_both(req.headers()) {
-        return next.run(req).await;
-    }
-    let (parts, body) = req.into_parts();
-    // The JSON-RPC guard in front has buffered and size-checked the body already.
-    let bytes = match axum::body::to_bytes(body, hyperfed_http::jsonrpc::MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
-    };
-    if let Some(response) = try_serve(&lane, &parts, &bytes).await {
-        return response;
-    }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
-}
-
-/// The fast answer to a request, or None to let the SDK serve it.
-async fn try_serve(lane: &Lane, parts: &http::request::Parts, bytes: &Bytes) -> Option<Response> {
-    let msg: Message<'_> = serde_json::from_slice(bytes).ok()?;
-    if msg.jsonrpc != "2.0" {
-        return None;
-    }
-    match (msg.method.as_ref(), msg.id) {
-        ("notifications/cancelled", None) => {
-            // Cancel a fast call in flight; the SDK still sees the notification.
-            if let (Some(sid), Some(params)) =
-                (header_str(&parts.headers, "mcp-session-id"), msg.params)
-                && let Ok(p) = serde_json::from_str::<CancelParams<'_>>(params.get())
-                && let Some((_, token)) = lane
-                    .inflight
-                    .remove(&format!("{sid}\n{}", p.request_id.get()))
-            {
-                token.cancel();
-            }
-            None
-        }
-        ("tools/list", Some(id)) if valid_id(id) => {
-            let params: ListParams<'_> = match msg.params {
-                Some(p) => serde_json::from_str(p.get()).ok()?,
-                None => ListParams {
-                    cursor: None,
-                    meta: None,
-                },
-            };
-            lane.binding(&parts.headers, params.meta.as_ref(), "tools/list", None)
-                .await?;
-            let start = match params.cursor.as_deref() {
-                None => 0,
-                Some(c) => parse_cursor(c)?,
-            };
-            let scope = principal_scope(parts);
-            let page = lane.hub.catalog().page_json(scope, start)?;
-            Some(respond(id, &page))
-        }
-        ("tools/call", Some(id)) if valid_id(id) => {
-            let params: CallParams<'_> = serde_json::from_str(msg.params?.get()).ok()?;
-            let meta = params.meta.as_ref();
-            if meta.is_some_and(|m| m.progress_token.is_some())
-                || params.arguments.is_some_and(|a| !a.get().starts_with('{'))
-            {
-                return None;
-            }
-            let catalog = lane.hub.catalog();
-            let route = catalog.routes.get(params.name.as_ref())?;
-            let Target::Namespaced { alias, tool } = &route.target else {
-                return None;
-            };
-            if route.mutating || tool == RAW_TOOL {
-                return None;
-            }
-            let binding = lane
-                .binding(
-                    &parts.headers,
-                    meta,
-                    "tools/call",
-                    Some(params.name.as_ref()),
-                )
-                .await?;
-            let cancel = CancellationToken::new();
-            let key = match &binding {
-                Binding::Session(sid) => {
-                    let key = format!("{sid}\n{}", id.get());
-                    lane.inflight.insert(key.clone(), cancel.clone());
-                    Some(key)
-                }
-                Binding::Stateless => None,
-            };
-            let _forget = key.map(|k| InflightGuard { lane, key: k });
-            let hub = &lane.hub;
-            let result = direct::call(
-                hub,
-                alias,
-                tool,
-                params.arguments,
-                &cancel,
-                hub.config.call_timeout,
-            )
-            .await;
-            Some(match result {
-                Ok(bytes) => respond(id, &bytes),
-                Err(e) => {
-                    let err = CallToolResult::error(vec![ContentBlock::text(e.to_string())]);
-                    let body = serde_json::to_vec(&err).ok()?;
-                    respond(id, &body)
-                }
-            })
-        }
-        _ => None,
-    }
-}
-
-/// Forgets an in-flight call's cancellation entry when the call ends (or its client leaves).
-struct InflightGuard<'a> {
-    lane: &'a Lane,
-    key: String,
-}
-
-impl Drop for InflightGuard<'_> {
-    fn drop(&mut self) {
-        self.lane.inflight.remove(&self.key);
-    }
-}
-
-fn principal_scope(parts: &http::request::Parts) -> Scope {
+fn principal_scope(parts: &Parts) -> Scope {
     parts
         .extensions
         .get::<Principal>()
         .map_or(Scope::Admin, |p| p.scope)
+}
+
+impl FastServer for HubLane {
+    fn tools_list(&self, parts: &Parts, cursor: Option<&str>) -> Option<Bytes> {
+        let start = match cursor {
+            None => 0,
+            Some(c) => parse_cursor(c)?,
+        };
+        self.0.catalog().page_json(principal_scope(parts), start)
+    }
+
+    fn fast_call(&self, _parts: &Parts, name: &str) -> bool {
+        // Reads of one cluster's tool: no scope can be refused them, nothing to audit.
+        self.0.catalog().routes.get(name).is_some_and(|r| {
+            !r.mutating && matches!(&r.target, Target::Namespaced { tool, .. } if tool != RAW_TOOL)
+        })
+    }
+
+    async fn call(
+        &self,
+        _parts: &Parts,
+        name: &str,
+        arguments: Option<&RawValue>,
+        cancel: CancellationToken,
+    ) -> Option<Bytes> {
+        let catalog = self.0.catalog();
+        let Target::Namespaced { alias, tool } = &catalog.routes.get(name)?.target else {
+            return None;
+        };
+        let hub = &self.0;
+        let result = direct::call(
+            hub,
+            alias,
+            tool,
+            arguments,
+            &cancel,
+            hub.config.call_timeout,
+        )
+        .await;
+        Some(match result {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let err = CallToolResult::error(vec![ContentBlock::text(e.to_string())]);
+                Bytes::from(serde_json::to_vec(&err).ok()?)
+            }
+        })
+    }
 }

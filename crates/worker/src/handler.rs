@@ -37,6 +37,23 @@ impl WorkerMcp {
     }
 }
 
+/// Runs one tool call and shapes its result. The call runs on its own task, so a cancelled
+/// request cannot leave an action half-observed.
+pub(crate) async fn run_tool(
+    state: Arc<WorkerState>,
+    name: String,
+    args: Map<String, Value>,
+    progress: ProgressSink,
+) -> CallToolResult {
+    let outcome = tokio::spawn(async move { state.call_tool(&name, args, progress).await })
+        .await
+        .unwrap_or_else(|e| Err(format!("the tool call failed internally: {e}")));
+    match outcome {
+        Ok(value) => CallToolResult::structured(value),
+        Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
+    }
+}
+
 fn json_resource(uri: &str, value: &Value) -> ResourceContents {
     ResourceContents::TextResourceContents {
         uri: uri.to_owned(),
@@ -99,16 +116,13 @@ impl ServerHandler for WorkerMcp {
             None => ProgressSink::none(),
         }
         .with_cancel(context.ct.clone());
-        let state = self.state.clone();
-        let name = request.name.into_owned();
-        // Run on its own task so a cancelled request cannot leave an action half-observed.
-        let outcome = tokio::spawn(async move { state.call_tool(&name, args, progress).await })
-            .await
-            .unwrap_or_else(|e| Err(format!("the tool call failed internally: {e}")));
-        Ok(match outcome {
-            Ok(value) => CallToolResult::structured(value),
-            Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
-        }
+        Ok(run_tool(
+            self.state.clone(),
+            request.name.into_owned(),
+            args,
+            progress,
+        )
+        .await
         .into())
     }
 

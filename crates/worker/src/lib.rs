@@ -16,6 +16,7 @@ pub mod confirm;
 pub mod error;
 pub mod handler;
 mod join;
+mod lane;
 pub mod rest;
 pub mod server;
 mod tls;

@@ -2,6 +2,8 @@
 //! `--mock`), serve MCP at `/mcp` and REST on one listener, join the hub if asked, and shut
 //! everything down cleanly (logging out of the cluster). Also the stdio mode.
 
+use crate::lane::WorkerLane;
+use hyperfed_http::lane::{Lane, fast_lane};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -240,9 +242,10 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
 
     let cancel = CancellationToken::new();
     let mcp_state = state.clone();
+    let sessions = Arc::new(session_manager());
     let mcp = StreamableHttpService::new(
         move || Ok(WorkerMcp::new(mcp_state.clone())),
-        Arc::new(session_manager()),
+        sessions.clone(),
         StreamableHttpServerConfig::default()
             .with_allowed_hosts(allowed.iter().cloned())
             // Stateless (2026-07-28) calls, such as the hub's direct lane, get plain JSON.
@@ -255,8 +258,13 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         allowed_hosts: allowed.clone(),
         state: state.clone(),
     };
-    let router = Router::new()
+    // Read-only tool calls take the fast lane (see hyperfed_http::lane).
+    let lane = Arc::new(Lane::new(WorkerLane(state.clone()), sessions));
+    let mcp = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn_with_state(lane, fast_lane));
+    let router = Router::new()
+        .merge(mcp)
         .merge(rest::protected_routes(state.clone()))
         // Inside authentication: only authenticated bodies are buffered and checked.
         .layer(axum::middleware::from_fn(

@@ -1,0 +1,435 @@
+//! A fast lane in front of an rmcp streamable HTTP service: the requests that dominate traffic
+//! (`tools/call` of tools the server marks as fast, and optionally `tools/list`) are answered
+//! without the SDK's per-request session machinery. Everything else, and anything unusual about
+//! a request (unknown session, odd headers, batches, unexpected params, progress wanted), goes
+//! to the SDK's service unchanged, so its answers and errors stay the reference behaviour.
+//!
+//! A server plugs in with [`FastServer`]; [`fast_lane`] is the axum middleware.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use dashmap::DashMap;
+use rmcp::model::ProtocolVersion;
+use rmcp::transport::streamable_http_server::SessionManager;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
+
+/// The stateless protocol revision (no session; metadata on every request).
+const STATELESS: &str = "2026-07-28";
+/// A session whose requests all took the fast lane still sends one through the SDK this
+/// often, so the SDK's idle timeout never closes a busy session.
+const TOUCH_SESSION_EVERY: Duration = Duration::from_secs(300);
+/// Sessions remembered for that; beyond it the stale ones are forgotten.
+const MAX_TOUCHED: usize = 100_000;
+
+/// What a server answers on the fast lane.
+pub trait FastServer: Send + Sync + 'static {
+    /// The JSON of the tools/list result page at `cursor` (None: let the SDK answer).
+    fn tools_list(&self, parts: &Parts, cursor: Option<&str>) -> Option<Bytes>;
+
+    /// Whether a call of `name` may take the fast lane (read-only, no side effects).
+    fn fast_call(&self, parts: &Parts, name: &str) -> bool;
+
+    /// Runs a fast call; resolves to the JSON of its `CallToolResult` (None: the SDK answers).
+    /// `cancel` fires when the client cancels the request.
+    fn call(
+        &self,
+        parts: &Parts,
+        name: &str,
+        arguments: Option<&RawValue>,
+        cancel: CancellationToken,
+    ) -> impl Future<Output = Option<Bytes>> + Send;
+}
+
+/// A fast lane for one server: the server, the SDK's session table and the calls in flight.
+pub struct Lane<S> {
+    server: S,
+    sessions: Arc<LocalSessionManager>,
+    /// In-flight fast calls by `<session>\n<request id>`, so `notifications/cancelled` works.
+    inflight: DashMap<String, CancellationToken>,
+    /// When a session's request last went through the SDK.
+    touched: DashMap<Arc<str>, Instant>,
+}
+
+impl<S: FastServer> Lane<S> {
+    /// A lane for `server` in front of the SDK service that uses `sessions`.
+    pub fn new(server: S, sessions: Arc<LocalSessionManager>) -> Self {
+        Lane {
+            server,
+            sessions,
+            inflight: DashMap::new(),
+            touched: DashMap::new(),
+        }
+    }
+}
+
+/// A JSON-RPC message, decoded only as far as routing needs.
+#[derive(Deserialize)]
+struct Message<'a> {
+    jsonrpc: Cow<'a, str>,
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    method: Cow<'a, str>,
+    #[serde(borrow, default)]
+    params: Option<&'a RawValue>,
+}
+
+/// The per-request metadata the lane looks at.
+#[derive(Deserialize, Default)]
+struct Meta<'a> {
+    #[serde(rename = "progressToken", default)]
+    progress_token: Option<IgnoredAny>,
+    #[serde(rename = "io.modelcontextprotocol/protocolVersion", borrow, default)]
+    protocol_version: Option<Cow<'a, str>>,
+    #[serde(rename = "io.modelcontextprotocol/clientCapabilities", default)]
+    client_capabilities: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallParams<'a> {
+    name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    arguments: Option<&'a RawValue>,
+    #[serde(rename = "_meta", borrow, default)]
+    meta: Option<Meta<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams<'a> {
+    #[serde(borrow, default)]
+    cursor: Option<Cow<'a, str>>,
+    #[serde(rename = "_meta", borrow, default)]
+    meta: Option<Meta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct CancelParams<'a> {
+    #[serde(rename = "requestId", borrow)]
+    request_id: &'a RawValue,
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The client accepts both answer forms of streamable HTTP (as the SDK requires).
+fn accepts_both(headers: &HeaderMap) -> bool {
+    header_str(headers, header::ACCEPT.as_str())
+        .is_some_and(|a| a.contains("application/json") && a.contains("text/event-stream"))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    header_str(headers, header::CONTENT_TYPE.as_str())
+        .is_some_and(|c| c.trim_start().starts_with("application/json"))
+}
+
+/// A JSON-RPC id is a number or a string.
+fn valid_id(id: &RawValue) -> bool {
+    let s = id.get();
+    s.starts_with('"') || s.starts_with('-') || s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// How the request is bound to the client: a live legacy session, or stateless 2026-07-28.
+enum Binding {
+    Session(Arc<str>),
+    Stateless,
+}
+
+impl<S> Lane<S> {
+    /// The request's binding, or None when the SDK must judge the request itself.
+    async fn binding(
+        &self,
+        headers: &HeaderMap,
+        meta: Option<&Meta<'_>>,
+        method: &str,
+        name: Option<&str>,
+    ) -> Option<Binding> {
+        let version = header_str(headers, "mcp-protocol-version");
+        let meta_version = meta.and_then(|m| m.protocol_version.as_deref());
+        if let Some(sid) = header_str(headers, "mcp-session-id") {
+            // A legacy session: a known pre-2026 version (or none) and no per-request version.
+            if meta_version.is_some()
+                || version.is_some_and(|v| {
+                    v >= STATELESS
+                        || !ProtocolVersion::KNOWN_VERSIONS
+                            .iter()
+                            .any(|k| k.as_str() == v)
+                })
+            {
+                return None;
+            }
+            let sid: Arc<str> = Arc::from(sid);
+            if !self.sessions.has_session(&sid).await.unwrap_or(false) {
+                self.touched.remove(&sid);
+                return None;
+            }
+            // Let one request through the SDK now and then, which keeps the session alive.
+            let now = Instant::now();
+            let stale = self
+                .touched
+                .get(&sid)
+                .is_none_or(|t| now.duration_since(*t) >= TOUCH_SESSION_EVERY);
+            if stale {
+                if self.touched.len() >= MAX_TOUCHED {
+                    let cutoff = now.checked_sub(TOUCH_SESSION_EVERY).unwrap_or(now);
+                    self.touched.retain(|_, t| *t > cutoff);
+                }
+                self.touched.insert(sid, now);
+                return None;
+            }
+            return Some(Binding::Session(sid));
+        }
+        // Stateless: the header and the request's own metadata agree on 2026-07-28, the
+        // required metadata is there, and the routing headers match the body.
+        let meta = meta?;
+        let ok = version == Some(STATELESS)
+            && meta_version == Some(STATELESS)
+            && meta.client_capabilities.is_some()
+            && header_str(headers, "mcp-method") == Some(method)
+            && header_str(headers, "mcp-name") == name
+            && !headers.keys().any(|k| k.as_str().starts_with("mcp-param-"));
+        ok.then_some(Binding::Stateless)
+    }
+}
+
+/// A JSON-RPC response with `result` spliced in as it is.
+fn respond(id: &RawValue, result: &[u8]) -> Response {
+    let mut body = Vec::with_capacity(result.len() + id.get().len() + 40);
+    body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    body.extend_from_slice(id.get().as_bytes());
+    body.extend_from_slice(br#","result":"#);
+    body.extend_from_slice(result);
+    body.push(b'}');
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(body),
+    )
+        .into_response()
+}
+
+/// axum middleware on `/mcp`: answers what it can, passes the rest to the SDK's service.
+pub async fn fast_lane<S: FastServer>(
+    State(lane): State<Arc<Lane<S>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.method() != Method::POST || !is_json(req.headers()) || !accepts_both(req.headers()) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    // The JSON-RPC guard in front has buffered and size-checked the body already.
+    let bytes = match axum::body::to_bytes(body, crate::jsonrpc::MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+        }
+    };
+    if let Some(response) = try_serve(&lane, &parts, &bytes).await {
+        return response;
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// The fast answer to a request, or None to let the SDK serve it.
+async fn try_serve<S: FastServer>(
+    lane: &Lane<S>,
+    parts: &Parts,
+    bytes: &Bytes,
+) -> Option<Response> {
+    let msg: Message<'_> = serde_json::from_slice(bytes).ok()?;
+    if msg.jsonrpc != "2.0" {
+        return None;
+    }
+    match (msg.method.as_ref(), msg.id) {
+        ("notifications/cancelled", None) => {
+            // Cancel a fast call in flight; the SDK still sees the notification.
+            if let (Some(sid), Some(params)) =
+                (header_str(&parts.headers, "mcp-session-id"), msg.params)
+                && let Ok(p) = serde_json::from_str::<CancelParams<'_>>(params.get())
+                && let Some((_, token)) = lane
+                    .inflight
+                    .remove(&format!("{sid}\n{}", p.request_id.get()))
+            {
+                token.cancel();
+            }
+            None
+        }
+        ("tools/list", Some(id)) if valid_id(id) => {
+            let params: ListParams<'_> = match msg.params {
+                Some(p) => serde_json::from_str(p.get()).ok()?,
+                None => ListParams {
+                    cursor: None,
+                    meta: None,
+                },
+            };
+            lane.binding(&parts.headers, params.meta.as_ref(), "tools/list", None)
+                .await?;
+            let page = lane.server.tools_list(parts, params.cursor.as_deref())?;
+            Some(respond(id, &page))
+        }
+        ("tools/call", Some(id)) if valid_id(id) => {
+            let params: CallParams<'_> = serde_json::from_str(msg.params?.get()).ok()?;
+            let meta = params.meta.as_ref();
+            if meta.is_some_and(|m| m.progress_token.is_some())
+                || params.arguments.is_some_and(|a| !a.get().starts_with('{'))
+                || !lane.server.fast_call(parts, &params.name)
+            {
+                return None;
+            }
+            let binding = lane
+                .binding(
+                    &parts.headers,
+                    meta,
+                    "tools/call",
+                    Some(params.name.as_ref()),
+                )
+                .await?;
+            let cancel = CancellationToken::new();
+            let _forget = match &binding {
+                Binding::Session(sid) => {
+                    let key = format!("{sid}\n{}", id.get());
+                    lane.inflight.insert(key.clone(), cancel.clone());
+                    Some(InflightGuard { lane, key })
+                }
+                Binding::Stateless => None,
+            };
+            let result = lane
+                .server
+                .call(parts, &params.name, params.arguments, cancel)
+                .await?;
+            Some(respond(id, &result))
+        }
+        _ => None,
+    }
+}
+
+/// Forgets an in-flight call's cancellation entry when the call ends (or its client leaves).
+struct InflightGuard<'a, S> {
+    lane: &'a Lane<S>,
+    key: String,
+}
+
+impl<S> Drop for InflightGuard<'_, S> {
+    fn drop(&mut self) {
+        self.lane.inflight.remove(&self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    fn meta(json: &str) -> Meta<'_> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[tokio::test]
+    async fn stateless_requests_need_matching_headers_and_metadata() {
+        let lane = Lane::<()>::bare();
+        let good = r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#;
+        let h = headers(&[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "vm_get"),
+        ]);
+        let m = meta(good);
+        assert!(matches!(
+            lane.binding(&h, Some(&m), "tools/call", Some("vm_get"))
+                .await,
+            Some(Binding::Stateless)
+        ));
+        // Each mismatch leaves the request to the SDK.
+        assert!(
+            lane.binding(&h, Some(&m), "tools/call", Some("other"))
+                .await
+                .is_none()
+        );
+        assert!(
+            lane.binding(&h, None, "tools/call", Some("vm_get"))
+                .await
+                .is_none()
+        );
+        let no_caps = meta(r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#);
+        assert!(
+            lane.binding(&h, Some(&no_caps), "tools/call", Some("vm_get"))
+                .await
+                .is_none()
+        );
+        let old = headers(&[("mcp-protocol-version", "2025-11-25")]);
+        assert!(
+            lane.binding(&old, Some(&m), "tools/call", Some("vm_get"))
+                .await
+                .is_none()
+        );
+        let param = headers(&[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "vm_get"),
+            ("mcp-param-vm", "x"),
+        ]);
+        assert!(
+            lane.binding(&param, Some(&m), "tools/call", Some("vm_get"))
+                .await
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_sessions_go_to_the_sdk() {
+        let lane = Lane::<()>::bare();
+        let h = headers(&[
+            ("mcp-session-id", "nope"),
+            ("mcp-protocol-version", "2025-11-25"),
+        ]);
+        assert!(
+            lane.binding(&h, None, "tools/call", Some("x"))
+                .await
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn responses_splice_id_and_result() {
+        let id = RawValue::from_string("\"a\"".into()).unwrap();
+        let r = respond(&id, br#"{"content":[]}"#);
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(valid_id(&id));
+        assert!(!valid_id(&RawValue::from_string("null".into()).unwrap()));
+        assert!(!valid_id(&RawValue::from_string("{}".into()).unwrap()));
+    }
+
+    impl Lane<()> {
+        fn bare() -> Self {
+            Lane {
+                server: (),
+                sessions: Arc::new(LocalSessionManager::default()),
+                inflight: DashMap::new(),
+                touched: DashMap::new(),
+            }
+        }
+    }
+}
