@@ -34,9 +34,12 @@ const TOUCH_SESSION_EVERY: Duration = Duration::from_secs(300);
 /// Sessions remembered for that; beyond it the stale ones are forgotten.
 const MAX_TOUCHED: usize = 100_000;
 
-/// What a server answers on the fast lane.
+/// What a server answers on the fast lane. Results are given in one shape; the lane adapts
+/// them to the client's protocol revision as rmcp does (2026-07-28 clients get `resultType`,
+/// and `ttlMs`/`cacheScope` on lists; older ones get no `resultType: "complete"`).
 pub trait FastServer: Send + Sync + 'static {
-    /// The JSON of the tools/list result page at `cursor` (None: let the SDK answer).
+    /// The JSON of the tools/list result page at `cursor`, without `resultType`, `ttlMs` or
+    /// `cacheScope` (None: let the SDK answer).
     fn tools_list(&self, parts: &Parts, cursor: Option<&str>) -> Option<Bytes>;
 
     /// Whether a call of `name` may take the fast lane (read-only, no side effects).
@@ -206,6 +209,57 @@ impl<S> Lane<S> {
     }
 }
 
+/// The fields 2026-07-28 requires on a complete, cacheable list result (rmcp's defaults).
+const LIST_FIELDS_2026: &[u8] = br#""resultType":"complete","ttlMs":0,"cacheScope":"private","#;
+
+/// A tools/list page (legacy shape, an object) in the shape of the client's revision.
+fn list_for(binding: &Binding, page: Bytes) -> Option<Bytes> {
+    match binding {
+        Binding::Session(_) => Some(page),
+        Binding::Stateless => {
+            let rest = page.strip_prefix(b"{")?;
+            let mut out = Vec::with_capacity(page.len() + LIST_FIELDS_2026.len());
+            out.push(b'{');
+            out.extend_from_slice(LIST_FIELDS_2026);
+            if rest.first() == Some(&b'}') {
+                // An empty object: no comma after the inserted fields.
+                out.pop();
+            }
+            out.extend_from_slice(rest);
+            Some(Bytes::from(out))
+        }
+    }
+}
+
+/// A tool result in the shape of the client's revision: `resultType` present for 2026-07-28,
+/// and a `"complete"` one removed for older revisions (only top-level keys are looked at).
+fn call_for(binding: &Binding, result: Bytes) -> Option<Bytes> {
+    use std::collections::BTreeMap;
+    let modern = matches!(binding, Binding::Stateless);
+    let mentioned = result.windows(12).any(|w| w == b"\"resultType\"");
+    if !modern && !mentioned {
+        return Some(result);
+    }
+    let mut top: BTreeMap<Cow<'_, str>, Box<RawValue>> = serde_json::from_slice(&result).ok()?;
+    if modern {
+        if top.contains_key("resultType") {
+            return Some(result);
+        }
+        top.insert(
+            Cow::Borrowed("resultType"),
+            RawValue::from_string("\"complete\"".into()).ok()?,
+        );
+    } else if top
+        .get("resultType")
+        .is_some_and(|v| v.get() == "\"complete\"")
+    {
+        top.remove("resultType");
+    } else {
+        return Some(result);
+    }
+    serde_json::to_vec(&top).ok().map(Bytes::from)
+}
+
 /// A JSON-RPC response with `result` spliced in as it is.
 fn respond(id: &RawValue, result: &[u8]) -> Response {
     let mut body = Vec::with_capacity(result.len() + id.get().len() + 40);
@@ -278,10 +332,11 @@ async fn try_serve<S: FastServer>(
                     meta: None,
                 },
             };
-            lane.binding(&parts.headers, params.meta.as_ref(), "tools/list", None)
+            let binding = lane
+                .binding(&parts.headers, params.meta.as_ref(), "tools/list", None)
                 .await?;
             let page = lane.server.tools_list(parts, params.cursor.as_deref())?;
-            Some(respond(id, &page))
+            Some(respond(id, &list_for(&binding, page)?))
         }
         ("tools/call", Some(id)) if valid_id(id) => {
             let params: CallParams<'_> = serde_json::from_str(msg.params?.get()).ok()?;
@@ -313,7 +368,7 @@ async fn try_serve<S: FastServer>(
                 .server
                 .call(parts, &params.name, params.arguments, cancel)
                 .await?;
-            Some(respond(id, &result))
+            Some(respond(id, &call_for(&binding, result)?))
         }
         _ => None,
     }
@@ -410,6 +465,40 @@ mod tests {
                 .await
                 .is_none()
         );
+    }
+
+    fn text(b: Bytes) -> serde_json::Value {
+        serde_json::from_slice(&b).unwrap()
+    }
+
+    #[test]
+    fn results_take_the_shape_of_the_clients_revision() {
+        let session = Binding::Session(Arc::from("s"));
+        let page = Bytes::from_static(br#"{"tools":[{"name":"a"}],"nextCursor":"hf1.1"}"#);
+        assert_eq!(list_for(&session, page.clone()).unwrap(), page);
+        let modern = text(list_for(&Binding::Stateless, page).unwrap());
+        assert_eq!(modern["resultType"], "complete");
+        assert_eq!(modern["ttlMs"], 0);
+        assert_eq!(modern["cacheScope"], "private");
+        assert_eq!(modern["tools"][0]["name"], "a");
+        let empty = text(list_for(&Binding::Stateless, Bytes::from_static(b"{}")).unwrap());
+        assert_eq!(empty["resultType"], "complete");
+
+        let with = Bytes::from_static(br#"{"content":[],"resultType":"complete","isError":false}"#);
+        let legacy = text(call_for(&session, with.clone()).unwrap());
+        assert!(legacy.get("resultType").is_none(), "{legacy}");
+        assert_eq!(legacy["isError"], false);
+        assert_eq!(call_for(&Binding::Stateless, with.clone()).unwrap(), with);
+        let without =
+            Bytes::from_static(br#"{"content":[{"type":"text","text":"{\"resultType\":1}"}]}"#);
+        assert_eq!(call_for(&session, without.clone()).unwrap(), without);
+        let added = text(call_for(&Binding::Stateless, without).unwrap());
+        assert_eq!(added["resultType"], "complete");
+        // A nested resultType is not the result's own.
+        let nested =
+            Bytes::from_static(br#"{"content":[],"structuredContent":{"resultType":"complete"}}"#);
+        let kept = text(call_for(&session, nested).unwrap());
+        assert_eq!(kept["structuredContent"]["resultType"], "complete");
     }
 
     #[test]
