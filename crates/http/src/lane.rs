@@ -236,6 +236,17 @@ fn list_for(binding: &Binding, page: Bytes) -> Option<Bytes> {
 fn call_for(binding: &Binding, result: Bytes) -> Option<Bytes> {
     use std::collections::BTreeMap;
     let modern = matches!(binding, Binding::Stateless);
+    // rmcp writes resultType first: the common cases need no parsing.
+    const COMPLETE_FIRST: &[u8] = br#"{"resultType":"complete","#;
+    if result.starts_with(COMPLETE_FIRST) {
+        if modern {
+            return Some(result);
+        }
+        let mut out = Vec::with_capacity(result.len());
+        out.push(b'{');
+        out.extend_from_slice(&result[COMPLETE_FIRST.len()..]);
+        return Some(Bytes::from(out));
+    }
     let mentioned = result.windows(12).any(|w| w == b"\"resultType\"");
     if !modern && !mentioned {
         return Some(result);
@@ -484,6 +495,12 @@ mod tests {
         let empty = text(list_for(&Binding::Stateless, Bytes::from_static(b"{}")).unwrap());
         assert_eq!(empty["resultType"], "complete");
 
+        let first = Bytes::from_static(br#"{"resultType":"complete","content":[]}"#);
+        assert_eq!(
+            call_for(&session, first.clone()).unwrap(),
+            Bytes::from_static(br#"{"content":[]}"#)
+        );
+        assert_eq!(call_for(&Binding::Stateless, first.clone()).unwrap(), first);
         let with = Bytes::from_static(br#"{"content":[],"resultType":"complete","isError":false}"#);
         let legacy = text(call_for(&session, with.clone()).unwrap());
         assert!(legacy.get("resultType").is_none(), "{legacy}");
