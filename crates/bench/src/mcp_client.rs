@@ -109,8 +109,8 @@ impl McpClient {
         parse_result(&raw)
     }
 
-    /// Sends one request and returns the text of its JSON-RPC response message.
-    async fn request_raw(&self, method: &str, params: Value) -> Result<String, McpError> {
+    /// Sends one request and returns the bytes of its JSON-RPC response message.
+    async fn request_raw(&self, method: &str, params: Value) -> Result<Vec<u8>, McpError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let req = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let resp = self.post(&req).await?;
@@ -174,27 +174,29 @@ async fn read_response(resp: reqwest::Response, id: u64) -> Result<Value, McpErr
     parse_result(&raw)
 }
 
-/// The JSON text of the response message with `id` (plain JSON or one SSE `data:` line).
-async fn response_message(resp: reqwest::Response, id: u64) -> Result<String, McpError> {
+/// The JSON of the response message with `id` (plain JSON or one SSE `data:` line).
+async fn response_message(resp: reqwest::Response, id: u64) -> Result<Vec<u8>, McpError> {
     let status = resp.status();
     let sse = resp
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    let text = resp
-        .text()
+    let body = resp
+        .bytes()
         .await
         .map_err(|e| McpError::Http(e.to_string()))?;
     if !status.is_success() {
         return Err(McpError::Http(format!(
             "{status}: {}",
-            text.chars().take(200).collect::<String>()
+            String::from_utf8_lossy(&body[..body.len().min(200)])
         )));
     }
     if !sse {
-        return Ok(text);
+        // Decoded straight from the received bytes (no text copy of a large answer).
+        return Ok(Vec::from(body));
     }
+    let text = String::from_utf8_lossy(&body);
     // Notifications may precede the response on the same stream: pick the line with our id
     // without decoding the (possibly large) result.
     #[derive(serde::Deserialize)]
@@ -205,14 +207,14 @@ async fn response_message(resp: reqwest::Response, id: u64) -> Result<String, Mc
         .filter_map(|l| l.strip_prefix("data:"))
         .map(str::trim)
         .find(|d| serde_json::from_str::<IdOnly>(d).is_ok_and(|m| m.id == Some(id)))
-        .map(str::to_owned)
+        .map(|d| d.as_bytes().to_vec())
         .ok_or_else(|| {
             McpError::Protocol(format!("no JSON-RPC response with id {id} in the answer"))
         })
 }
 
 /// Decodes a JSON-RPC response message into its `result` (or its error).
-fn parse_result<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, McpError> {
+fn parse_result<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, McpError> {
     #[derive(serde::Deserialize)]
     struct RpcError {
         code: i64,
@@ -224,7 +226,7 @@ fn parse_result<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, McpError
         error: Option<RpcError>,
     }
     let env: Envelope<T> =
-        serde_json::from_str(raw).map_err(|e| McpError::Protocol(e.to_string()))?;
+        serde_json::from_slice(raw).map_err(|e| McpError::Protocol(e.to_string()))?;
     if let Some(e) = env.error {
         return Err(McpError::Rpc {
             code: e.code,

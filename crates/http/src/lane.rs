@@ -271,18 +271,40 @@ fn call_for(binding: &Binding, result: Bytes) -> Option<Bytes> {
     serde_json::to_vec(&top).ok().map(Bytes::from)
 }
 
-/// A JSON-RPC response with `result` spliced in as it is.
-fn respond(id: &RawValue, result: &[u8]) -> Response {
-    let mut body = Vec::with_capacity(result.len() + id.get().len() + 40);
-    body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-    body.extend_from_slice(id.get().as_bytes());
-    body.extend_from_slice(br#","result":"#);
-    body.extend_from_slice(result);
-    body.push(b'}');
+/// A body sent as a few buffers in turn, with its exact length known (no copying them into one).
+struct Pieces(std::collections::VecDeque<Bytes>);
+
+impl http_body::Body for Pieces {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.0.iter().map(|b| b.len() as u64).sum())
+    }
+}
+
+/// A JSON-RPC response with `result` spliced in as it is (the result's buffer is not copied).
+fn respond(id: &RawValue, result: Bytes) -> Response {
+    let mut head = Vec::with_capacity(id.get().len() + 32);
+    head.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    head.extend_from_slice(id.get().as_bytes());
+    head.extend_from_slice(br#","result":"#);
+    let pieces = [Bytes::from(head), result, Bytes::from_static(b"}")];
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
-        Body::from(body),
+        Body::new(Pieces(pieces.into_iter().collect())),
     )
         .into_response()
 }
@@ -347,7 +369,7 @@ async fn try_serve<S: FastServer>(
                 .binding(&parts.headers, params.meta.as_ref(), "tools/list", None)
                 .await?;
             let page = lane.server.tools_list(parts, params.cursor.as_deref())?;
-            Some(respond(id, &list_for(&binding, page)?))
+            Some(respond(id, list_for(&binding, page)?))
         }
         ("tools/call", Some(id)) if valid_id(id) => {
             let params: CallParams<'_> = serde_json::from_str(msg.params?.get()).ok()?;
@@ -379,7 +401,7 @@ async fn try_serve<S: FastServer>(
                 .server
                 .call(parts, &params.name, params.arguments, cancel)
                 .await?;
-            Some(respond(id, &call_for(&binding, result)?))
+            Some(respond(id, call_for(&binding, result)?))
         }
         _ => None,
     }
@@ -521,11 +543,26 @@ mod tests {
     #[test]
     fn responses_splice_id_and_result() {
         let id = RawValue::from_string("\"a\"".into()).unwrap();
-        let r = respond(&id, br#"{"content":[]}"#);
+        let r = respond(&id, Bytes::from_static(br#"{"content":[]}"#));
         assert_eq!(r.status(), StatusCode::OK);
+        let body = futures_body(r);
+        assert_eq!(
+            body,
+            r#"{"jsonrpc":"2.0","id":"a","result":{"content":[]}}"#
+        );
         assert!(valid_id(&id));
         assert!(!valid_id(&RawValue::from_string("null".into()).unwrap()));
         assert!(!valid_id(&RawValue::from_string("{}".into()).unwrap()));
+    }
+
+    fn futures_body(r: Response) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bytes = rt
+            .block_on(axum::body::to_bytes(r.into_body(), usize::MAX))
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     impl Lane<()> {
