@@ -1,8 +1,10 @@
 //! Steps shared by every action (the confirmation gate, bounded waiting with progress) and
 //! the snapshot, clone and export tools.
 
+use std::future::Future;
 use std::time::Instant;
 
+use hypercore::model::TaskResult;
 use hypercore::{CloneSpec, ExportSpec};
 use hyperfed_protocol::redact_uri;
 use serde_json::{Map, Value, json};
@@ -75,6 +77,29 @@ impl WorkerState {
             cluster.invalidate();
             drop(guard);
         });
+    }
+
+    /// Takes the action slot, submits `submit` (a future: nothing is sent before the slot is
+    /// held), waits for its task as `a` asks, lets `decorate` add the tool's own fields and
+    /// stamps `waited_ms`. `scrub` is applied to the cluster's and the wait's error messages.
+    pub(super) async fn run_task(
+        &self,
+        a: &Map<String, Value>,
+        progress: &ProgressSink,
+        submit: impl Future<Output = hypercore::Result<TaskResult>>,
+        scrub: impl Fn(String) -> String,
+        decorate: impl FnOnce(&mut Value, &TaskResult),
+    ) -> ToolResult {
+        let (guard, _) = self.begin_action().await?;
+        let started = Instant::now();
+        let task = submit.await.map_err(|e| scrub(self.cluster_err(e)))?;
+        let mut out = self
+            .finish(&task.task_tag, a, progress, started, guard)
+            .await
+            .map_err(&scrub)?;
+        decorate(&mut out, &task);
+        out["waited_ms"] = json!(started.elapsed().as_millis() as u64);
+        Ok(out)
     }
 
     /// Waits for a task (unless `wait` is false) and shapes the common action result.
@@ -160,22 +185,20 @@ impl WorkerState {
             .resolve_vm_fresh(str_arg(a, "vm").unwrap_or_default())
             .await?;
         let label = str_arg(a, "label").unwrap_or_default();
-        let (guard, _) = self.begin_action().await?;
-        let started = Instant::now();
-        let task = self
-            .cluster
-            .client()
-            .create_snapshot(&s(&vm, "uuid"), label)
-            .await
-            .map_err(|e| self.cluster_err(e))?;
-        let mut out = self
-            .finish(&task.task_tag, a, progress, started, guard)
-            .await?;
-        out["created_uuid"] = json!(task.created_uuid);
-        out["snapshot"] = json!({"uuid": task.created_uuid, "label": label});
-        out["vm"] = vm_brief(&vm);
-        out["waited_ms"] = json!(started.elapsed().as_millis() as u64);
-        Ok(out)
+        let vm_uuid = s(&vm, "uuid");
+        let submit = self.cluster.client().create_snapshot(&vm_uuid, label);
+        self.run_task(
+            a,
+            progress,
+            submit,
+            |e| e,
+            |out, task| {
+                out["created_uuid"] = json!(task.created_uuid);
+                out["snapshot"] = json!({"uuid": task.created_uuid, "label": label});
+                out["vm"] = vm_brief(&vm);
+            },
+        )
+        .await
     }
 
     pub(super) async fn snapshot_delete(
@@ -219,23 +242,20 @@ impl WorkerState {
         })? {
             return Ok(resp);
         }
-        let (guard, _) = self.begin_action().await?;
-        let started = Instant::now();
-        let task = self
-            .cluster
-            .client()
-            .delete_snapshot(snap_id)
-            .await
-            .map_err(|e| self.cluster_err(e))?;
-        let mut out = self
-            .finish(&task.task_tag, a, progress, started, guard)
-            .await?;
-        out["snapshot"] = json!({"uuid": snap_id, "label": s(&snap, "label")});
-        if let Some(vm) = &vm {
-            out["vm"] = vm_brief(vm);
-        }
-        out["waited_ms"] = json!(started.elapsed().as_millis() as u64);
-        Ok(out)
+        let submit = self.cluster.client().delete_snapshot(snap_id);
+        self.run_task(
+            a,
+            progress,
+            submit,
+            |e| e,
+            |out, _| {
+                out["snapshot"] = json!({"uuid": snap_id, "label": s(&snap, "label")});
+                if let Some(vm) = &vm {
+                    out["vm"] = vm_brief(vm);
+                }
+            },
+        )
+        .await
     }
 
     pub(super) async fn snapshot_of(
@@ -293,22 +313,20 @@ impl WorkerState {
             snap_uuid: snap,
             ..CloneSpec::default()
         };
-        let (guard, _) = self.begin_action().await?;
-        let started = Instant::now();
-        let task = self
-            .cluster
-            .client()
-            .clone_vm(&s(&vm, "uuid"), spec)
-            .await
-            .map_err(|e| self.cluster_err(e))?;
-        let mut out = self
-            .finish(&task.task_tag, a, progress, started, guard)
-            .await?;
-        out["created_uuid"] = json!(task.created_uuid);
-        out["clone"] = json!({"uuid": task.created_uuid, "name": name});
-        out["vm"] = vm_brief(&vm);
-        out["waited_ms"] = json!(started.elapsed().as_millis() as u64);
-        Ok(out)
+        let vm_uuid = s(&vm, "uuid");
+        let submit = self.cluster.client().clone_vm(&vm_uuid, spec);
+        self.run_task(
+            a,
+            progress,
+            submit,
+            |e| e,
+            |out, task| {
+                out["created_uuid"] = json!(task.created_uuid);
+                out["clone"] = json!({"uuid": task.created_uuid, "name": name});
+                out["vm"] = vm_brief(&vm);
+            },
+        )
+        .await
     }
 
     pub(super) async fn vm_export(
@@ -339,21 +357,14 @@ impl WorkerState {
             snap_uuid: snap,
             ..ExportSpec::default()
         };
-        let (guard, _) = self.begin_action().await?;
-        let started = Instant::now();
-        let task = self
-            .cluster
-            .client()
-            .export_vm(&s(&vm, "uuid"), spec)
-            .await
-            .map_err(|e| redact_words(&self.cluster_err(e)).replace(&uri, &shown))?;
-        let mut out = self
-            .finish(&task.task_tag, a, progress, started, guard)
-            .await
-            .map_err(|e| redact_words(&e).replace(&uri, &shown))?;
-        out["uri"] = json!(shown);
-        out["vm"] = vm_brief(&vm);
-        out["waited_ms"] = json!(started.elapsed().as_millis() as u64);
-        Ok(out)
+        let vm_uuid = s(&vm, "uuid");
+        let submit = self.cluster.client().export_vm(&vm_uuid, spec);
+        // The URI may hold SMB credentials: it never appears in an error, only redacted.
+        let scrub = |e: String| redact_words(&e).replace(&uri, &shown);
+        self.run_task(a, progress, submit, scrub, |out, _| {
+            out["uri"] = json!(shown);
+            out["vm"] = vm_brief(&vm);
+        })
+        .await
     }
 }
