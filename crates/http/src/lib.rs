@@ -1,6 +1,8 @@
-//! HTTP plumbing shared by the hub and the workers: the HTTPS listener, the JSON-RPC body
-//! guard in front of `/mcp`, and the MCP fast lane.
+//! HTTP plumbing shared by the hub and the workers: serving (plain or HTTPS), the bearer token
+//! of a request, the JSON-RPC body guard in front of `/mcp`, and the MCP fast path.
 
+pub mod bearer;
 pub mod jsonrpc;
-pub mod lane;
+pub mod mcp_fast_path;
+pub mod serve;
 pub mod tls;

@@ -18,11 +18,12 @@ use serde_json::{Value, json};
 
 use crate::auth::{ClientClaims, Scope};
 use crate::error::HubError;
-use crate::lane::HubLane;
+use crate::fast_path::HubFastPath;
 use crate::mcp::HubServer;
 use crate::route::{self, CallContext};
 use crate::state::{Hub, JoinRefusal};
-use hyperfed_http::lane::{Lane, fast_lane};
+use hyperfed_http::bearer::bearer;
+use hyperfed_http::mcp_fast_path::{FastPath, mcp_fast_path};
 
 /// Who the auth middleware let in: the audit subject and what their token allows.
 #[derive(Debug, Clone)]
@@ -72,15 +73,6 @@ impl IntoResponse for HubError {
         };
         error(status, self.to_string())
     }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
 }
 
 async fn require_token(State(hub): State<Arc<Hub>>, mut req: Request, next: Next) -> Response {
@@ -352,10 +344,13 @@ pub(crate) fn router(hub: Arc<Hub>) -> Router {
         sessions.clone(),
         config,
     );
-    let lane = Arc::new(Lane::new(HubLane(hub.clone()), sessions));
+    let fast_path = Arc::new(FastPath::new(HubFastPath(hub.clone()), sessions));
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn_with_state(lane, fast_lane));
+        .layer(axum::middleware::from_fn_with_state(
+            fast_path,
+            mcp_fast_path,
+        ));
     let protected = Router::new()
         .merge(mcp)
         .route("/v1/clusters", get(clusters))

@@ -10,8 +10,8 @@ mod catalog;
 pub mod config;
 mod direct;
 pub mod error;
+mod fast_path;
 mod http;
-mod lane;
 mod mcp;
 pub mod registry;
 mod route;
@@ -84,25 +84,7 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
     let stop_all = hub.shutdown.clone();
     let https = tls.is_some();
     let server = tokio::spawn(async move {
-        let result = match tls {
-            Some(tls) => match tls::TlsListener::new(listener, tls, stop.clone()) {
-                Ok(listener) => {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(stop.cancelled_owned())
-                        .await
-                }
-                Err(e) => Err(e),
-            },
-            None => {
-                // TCP_NODELAY: small JSON-RPC answers must not wait for delayed ACKs (~40 ms).
-                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                    let _ = tcp.set_nodelay(true);
-                });
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-            }
-        };
+        let result = hyperfed_http::serve::serve(listener, app, tls, stop).await;
         if let Err(e) = result {
             tracing::error!(error = %e, "hub HTTP server failed");
         }

@@ -1,10 +1,8 @@
-//! TLS for the hub: the HTTPS listener (shared with workers, see `hyperfed-http`) and the CA
+//! TLS for the hub: its HTTPS server configuration (the listener is `hyperfed-http`'s) and the CA
 //! bundle the hub trusts for `https://` worker URLs.
 
 use std::path::Path;
 use std::sync::Arc;
-
-pub(crate) use hyperfed_http::tls::TlsListener;
 
 use crate::config::TlsFiles;
 use crate::error::HubError;

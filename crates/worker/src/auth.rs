@@ -8,6 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use hyperfed_http::bearer::bearer;
 use hyperfed_protocol::{CallClaims, Secret};
 use serde_json::json;
 
@@ -55,15 +56,6 @@ fn unauthorized(message: &str) -> Response {
         axum::Json(json!({ "error": message })),
     )
         .into_response()
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
 }
 
 /// Middleware: refuses requests without an accepted bearer token (401).
@@ -143,18 +135,5 @@ mod tests {
             h.insert(header::HOST, HeaderValue::from_str(host).unwrap());
             assert_eq!(host_allowed(&h, &allowed), ok, "{host}");
         }
-    }
-
-    #[test]
-    fn bearer_parsing() {
-        let mut h = HeaderMap::new();
-        assert_eq!(bearer(&h), None);
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer abc"),
-        );
-        assert_eq!(bearer(&h), Some("abc"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(bearer(&h), None);
     }
 }

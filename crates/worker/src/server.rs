@@ -2,8 +2,8 @@
 //! `--mock`), serve MCP at `/mcp` and REST on one listener, join the hub if asked, and shut
 //! everything down cleanly (logging out of the cluster). Also the stdio mode.
 
-use crate::lane::WorkerLane;
-use hyperfed_http::lane::{Lane, fast_lane};
+use crate::fast_path::WorkerFastPath;
+use hyperfed_http::mcp_fast_path::{FastPath, mcp_fast_path};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -258,11 +258,14 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         allowed_hosts: allowed.clone(),
         state: state.clone(),
     };
-    // Read-only tool calls take the fast lane (see hyperfed_http::lane).
-    let lane = Arc::new(Lane::new(WorkerLane(state.clone()), sessions));
+    // Read-only tool calls take the MCP fast path (see hyperfed_http::mcp_fast_path).
+    let fast_path = Arc::new(FastPath::new(WorkerFastPath(state.clone()), sessions));
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn_with_state(lane, fast_lane));
+        .layer(axum::middleware::from_fn_with_state(
+            fast_path,
+            mcp_fast_path,
+        ));
     let router = Router::new()
         .merge(mcp)
         .merge(rest::protected_routes(state.clone()))
@@ -279,25 +282,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
 
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {
-        let served = match tls {
-            Some(tls) => match tls::TlsListener::new(listener, tls, shutdown.clone()) {
-                Ok(listener) => {
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                        .await
-                }
-                Err(e) => Err(e),
-            },
-            None => {
-                // TCP_NODELAY: small JSON-RPC answers must not wait for delayed ACKs (~40 ms).
-                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                    let _ = tcp.set_nodelay(true);
-                });
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                    .await
-            }
-        };
+        let served = hyperfed_http::serve::serve(listener, router, tls, shutdown).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "worker HTTP server failed");
         }

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-pub(crate) use hyperfed_http::tls::TlsListener;
-
 use crate::config::TlsFiles;
 use crate::error::WorkerError;
 

@@ -1,10 +1,10 @@
-//! A fast lane in front of an rmcp streamable HTTP service: the requests that dominate traffic
+//! The MCP fast path in front of an rmcp streamable HTTP service: the requests that dominate traffic
 //! (`tools/call` of tools the server marks as fast, and optionally `tools/list`) are answered
 //! without the SDK's per-request session machinery. Everything else, and anything unusual about
 //! a request (unknown session, odd headers, batches, unexpected params, progress wanted), goes
 //! to the SDK's service unchanged, so its answers and errors stay the reference behaviour.
 //!
-//! A server plugs in with [`FastServer`]; [`fast_lane`] is the axum middleware.
+//! A server plugs in with [`FastPathServer`]; [`mcp_fast_path`] is the axum middleware.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -28,21 +28,21 @@ use tokio_util::sync::CancellationToken;
 
 /// The stateless protocol revision (no session; metadata on every request).
 const STATELESS: &str = "2026-07-28";
-/// A session whose requests all took the fast lane still sends one through the SDK this
+/// A session whose requests all took the fast path still sends one through the SDK this
 /// often, so the SDK's idle timeout never closes a busy session.
 const TOUCH_SESSION_EVERY: Duration = Duration::from_secs(300);
 /// Sessions remembered for that; beyond it the stale ones are forgotten.
 const MAX_TOUCHED: usize = 100_000;
 
-/// What a server answers on the fast lane. Results are given in one shape; the lane adapts
+/// What a server answers on the fast path. Results are given in one shape; the fast path adapts
 /// them to the client's protocol revision as rmcp does (2026-07-28 clients get `resultType`,
 /// and `ttlMs`/`cacheScope` on lists; older ones get no `resultType: "complete"`).
-pub trait FastServer: Send + Sync + 'static {
+pub trait FastPathServer: Send + Sync + 'static {
     /// The JSON of the tools/list result page at `cursor`, without `resultType`, `ttlMs` or
     /// `cacheScope` (None: let the SDK answer).
     fn tools_list(&self, parts: &Parts, cursor: Option<&str>) -> Option<Bytes>;
 
-    /// Whether a call of `name` may take the fast lane (read-only, no side effects).
+    /// Whether a call of `name` may take the fast path (read-only, no side effects).
     fn fast_call(&self, parts: &Parts, name: &str) -> bool;
 
     /// Runs a fast call; resolves to the JSON of its `CallToolResult` (None: the SDK answers).
@@ -56,8 +56,8 @@ pub trait FastServer: Send + Sync + 'static {
     ) -> impl Future<Output = Option<Bytes>> + Send;
 }
 
-/// A fast lane for one server: the server, the SDK's session table and the calls in flight.
-pub struct Lane<S> {
+/// A fast path for one server: the server, the SDK's session table and the calls in flight.
+pub struct FastPath<S> {
     server: S,
     sessions: Arc<LocalSessionManager>,
     /// In-flight fast calls by `<session>\n<request id>`, so `notifications/cancelled` works.
@@ -66,10 +66,10 @@ pub struct Lane<S> {
     touched: DashMap<Arc<str>, Instant>,
 }
 
-impl<S: FastServer> Lane<S> {
-    /// A lane for `server` in front of the SDK service that uses `sessions`.
+impl<S: FastPathServer> FastPath<S> {
+    /// A fast path for `server` in front of the SDK service that uses `sessions`.
     pub fn new(server: S, sessions: Arc<LocalSessionManager>) -> Self {
-        Lane {
+        FastPath {
             server,
             sessions,
             inflight: DashMap::new(),
@@ -89,7 +89,7 @@ struct Message<'a> {
     params: Option<&'a RawValue>,
 }
 
-/// The per-request metadata the lane looks at.
+/// The per-request metadata the fast path looks at.
 #[derive(Deserialize, Default)]
 struct Meta<'a> {
     #[serde(rename = "progressToken", default)]
@@ -152,7 +152,7 @@ enum Binding {
     Stateless,
 }
 
-impl<S> Lane<S> {
+impl<S> FastPath<S> {
     /// The request's binding, or None when the SDK must judge the request itself.
     async fn binding(
         &self,
@@ -310,8 +310,8 @@ fn respond(id: &RawValue, result: Bytes) -> Response {
 }
 
 /// axum middleware on `/mcp`: answers what it can, passes the rest to the SDK's service.
-pub async fn fast_lane<S: FastServer>(
-    State(lane): State<Arc<Lane<S>>>,
+pub async fn mcp_fast_path<S: FastPathServer>(
+    State(fast_path): State<Arc<FastPath<S>>>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -326,7 +326,7 @@ pub async fn fast_lane<S: FastServer>(
             return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
         }
     };
-    if let Some(response) = try_serve(&lane, &parts, &bytes).await {
+    if let Some(response) = try_serve(&fast_path, &parts, &bytes).await {
         return response;
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
@@ -334,8 +334,8 @@ pub async fn fast_lane<S: FastServer>(
 }
 
 /// The fast answer to a request, or None to let the SDK serve it.
-async fn try_serve<S: FastServer>(
-    lane: &Lane<S>,
+async fn try_serve<S: FastPathServer>(
+    fast_path: &FastPath<S>,
     parts: &Parts,
     bytes: &Bytes,
 ) -> Option<Response> {
@@ -349,7 +349,7 @@ async fn try_serve<S: FastServer>(
             if let (Some(sid), Some(params)) =
                 (header_str(&parts.headers, "mcp-session-id"), msg.params)
                 && let Ok(p) = serde_json::from_str::<CancelParams<'_>>(params.get())
-                && let Some((_, token)) = lane
+                && let Some((_, token)) = fast_path
                     .inflight
                     .remove(&format!("{sid}\n{}", p.request_id.get()))
             {
@@ -365,10 +365,12 @@ async fn try_serve<S: FastServer>(
                     meta: None,
                 },
             };
-            let binding = lane
+            let binding = fast_path
                 .binding(&parts.headers, params.meta.as_ref(), "tools/list", None)
                 .await?;
-            let page = lane.server.tools_list(parts, params.cursor.as_deref())?;
+            let page = fast_path
+                .server
+                .tools_list(parts, params.cursor.as_deref())?;
             Some(respond(id, list_for(&binding, page)?))
         }
         ("tools/call", Some(id)) if valid_id(id) => {
@@ -376,11 +378,11 @@ async fn try_serve<S: FastServer>(
             let meta = params.meta.as_ref();
             if meta.is_some_and(|m| m.progress_token.is_some())
                 || params.arguments.is_some_and(|a| !a.get().starts_with('{'))
-                || !lane.server.fast_call(parts, &params.name)
+                || !fast_path.server.fast_call(parts, &params.name)
             {
                 return None;
             }
-            let binding = lane
+            let binding = fast_path
                 .binding(
                     &parts.headers,
                     meta,
@@ -392,12 +394,12 @@ async fn try_serve<S: FastServer>(
             let _forget = match &binding {
                 Binding::Session(sid) => {
                     let key = format!("{sid}\n{}", id.get());
-                    lane.inflight.insert(key.clone(), cancel.clone());
-                    Some(InflightGuard { lane, key })
+                    fast_path.inflight.insert(key.clone(), cancel.clone());
+                    Some(InflightGuard { fast_path, key })
                 }
                 Binding::Stateless => None,
             };
-            let result = lane
+            let result = fast_path
                 .server
                 .call(parts, &params.name, params.arguments, cancel)
                 .await?;
@@ -409,13 +411,13 @@ async fn try_serve<S: FastServer>(
 
 /// Forgets an in-flight call's cancellation entry when the call ends (or its client leaves).
 struct InflightGuard<'a, S> {
-    lane: &'a Lane<S>,
+    fast_path: &'a FastPath<S>,
     key: String,
 }
 
 impl<S> Drop for InflightGuard<'_, S> {
     fn drop(&mut self) {
-        self.lane.inflight.remove(&self.key);
+        self.fast_path.inflight.remove(&self.key);
     }
 }
 
@@ -437,7 +439,7 @@ mod tests {
 
     #[tokio::test]
     async fn stateless_requests_need_matching_headers_and_metadata() {
-        let lane = Lane::<()>::bare();
+        let fast_path = FastPath::<()>::bare();
         let good = r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#;
         let h = headers(&[
             ("mcp-protocol-version", "2026-07-28"),
@@ -446,30 +448,35 @@ mod tests {
         ]);
         let m = meta(good);
         assert!(matches!(
-            lane.binding(&h, Some(&m), "tools/call", Some("vm_get"))
+            fast_path
+                .binding(&h, Some(&m), "tools/call", Some("vm_get"))
                 .await,
             Some(Binding::Stateless)
         ));
         // Each mismatch leaves the request to the SDK.
         assert!(
-            lane.binding(&h, Some(&m), "tools/call", Some("other"))
+            fast_path
+                .binding(&h, Some(&m), "tools/call", Some("other"))
                 .await
                 .is_none()
         );
         assert!(
-            lane.binding(&h, None, "tools/call", Some("vm_get"))
+            fast_path
+                .binding(&h, None, "tools/call", Some("vm_get"))
                 .await
                 .is_none()
         );
         let no_caps = meta(r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#);
         assert!(
-            lane.binding(&h, Some(&no_caps), "tools/call", Some("vm_get"))
+            fast_path
+                .binding(&h, Some(&no_caps), "tools/call", Some("vm_get"))
                 .await
                 .is_none()
         );
         let old = headers(&[("mcp-protocol-version", "2025-11-25")]);
         assert!(
-            lane.binding(&old, Some(&m), "tools/call", Some("vm_get"))
+            fast_path
+                .binding(&old, Some(&m), "tools/call", Some("vm_get"))
                 .await
                 .is_none()
         );
@@ -480,7 +487,8 @@ mod tests {
             ("mcp-param-vm", "x"),
         ]);
         assert!(
-            lane.binding(&param, Some(&m), "tools/call", Some("vm_get"))
+            fast_path
+                .binding(&param, Some(&m), "tools/call", Some("vm_get"))
                 .await
                 .is_none()
         );
@@ -488,13 +496,14 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_sessions_go_to_the_sdk() {
-        let lane = Lane::<()>::bare();
+        let fast_path = FastPath::<()>::bare();
         let h = headers(&[
             ("mcp-session-id", "nope"),
             ("mcp-protocol-version", "2025-11-25"),
         ]);
         assert!(
-            lane.binding(&h, None, "tools/call", Some("x"))
+            fast_path
+                .binding(&h, None, "tools/call", Some("x"))
                 .await
                 .is_none()
         );
@@ -565,9 +574,9 @@ mod tests {
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 
-    impl Lane<()> {
+    impl FastPath<()> {
         fn bare() -> Self {
-            Lane {
+            FastPath {
                 server: (),
                 sessions: Arc::new(LocalSessionManager::default()),
                 inflight: DashMap::new(),

@@ -1,12 +1,12 @@
-//! The hub's side of the MCP fast lane (`hyperfed_http::lane`): tools/list pages come from bytes
+//! The hub's side of the MCP fast path (`hyperfed_http::mcp_fast_path`): tools/list pages come from bytes
 //! encoded once per catalog, and read-only namespaced tools/call requests are relayed to their
-//! worker over the direct lane as bytes.
+//! worker with one stateless call, as bytes.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::http::request::Parts;
-use hyperfed_http::lane::FastServer;
+use hyperfed_http::mcp_fast_path::FastPathServer;
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
@@ -17,8 +17,8 @@ use crate::direct;
 use crate::http::Principal;
 use crate::state::Hub;
 
-/// The hub as a fast-lane server.
-pub(crate) struct HubLane(pub Arc<Hub>);
+/// The hub as a fast-path server.
+pub(crate) struct HubFastPath(pub Arc<Hub>);
 
 fn principal_scope(parts: &Parts) -> Scope {
     parts
@@ -27,7 +27,7 @@ fn principal_scope(parts: &Parts) -> Scope {
         .map_or(Scope::Admin, |p| p.scope)
 }
 
-impl FastServer for HubLane {
+impl FastPathServer for HubFastPath {
     fn tools_list(&self, parts: &Parts, cursor: Option<&str>) -> Option<Bytes> {
         let start = match cursor {
             None => 0,

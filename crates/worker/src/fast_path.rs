@@ -1,4 +1,4 @@
-//! The worker's side of the MCP fast lane (`hyperfed_http::lane`): read-only tool calls without
+//! The worker's side of the MCP fast path (`hyperfed_http::mcp_fast_path`): read-only tool calls without
 //! progress are run without the SDK's per-request session machinery. Actions, progress and
 //! everything else keep going through rmcp.
 
@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::http::request::Parts;
-use hyperfed_http::lane::FastServer;
+use hyperfed_http::mcp_fast_path::FastPathServer;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 use crate::handler::run_tool;
 use crate::tools::{ProgressSink, WorkerState};
 
-/// The worker as a fast-lane server.
-pub(crate) struct WorkerLane(pub Arc<WorkerState>);
+/// The worker as a fast-path server.
+pub(crate) struct WorkerFastPath(pub Arc<WorkerState>);
 
-impl FastServer for WorkerLane {
+impl FastPathServer for WorkerFastPath {
     fn tools_list(&self, _parts: &Parts, _cursor: Option<&str>) -> Option<Bytes> {
         None
     }
