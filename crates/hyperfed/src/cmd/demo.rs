@@ -13,6 +13,8 @@ use hyperfed_protocol::Secret;
 use hyperfed_worker::{JoinConfig, WorkerConfig};
 use rand::RngCore as _;
 
+use super::shutdown::shutdown_signal;
+
 /// Arguments of `hyperfed demo`.
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -130,26 +132,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     println!("\nCtrl-C stops everything.");
 
-    shutdown_signal().await;
+    let _ = shutdown_signal().await;
     eprintln!("stopping the demo");
     for worker in workers {
         worker.shutdown().await;
     }
     hub.shutdown().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -10,6 +10,8 @@ use hyperfed_hub::config::{FileConfig, read_secret_file};
 use hyperfed_hub::{HubConfig, TlsFiles, ToolsMode};
 use hyperfed_protocol::{Secret, parse_duration};
 
+use super::shutdown::shutdown_signal;
+
 /// Arguments of `hyperfed hub`.
 #[derive(clap::Args)]
 pub struct HubArgs {
@@ -172,21 +174,6 @@ fn resolve(args: HubArgs) -> anyhow::Result<HubConfig> {
     Ok(config)
 }
 
-async fn terminate() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 /// Runs `hyperfed hub`.
 pub async fn run(args: HubArgs) -> anyhow::Result<()> {
     let config = resolve(args)?;
@@ -204,7 +191,7 @@ pub async fn run(args: HubArgs) -> anyhow::Result<()> {
         hub.base_url()
     );
     tokio::select! {
-        _ = terminate() => tracing::info!("shutting down"),
+        _ = shutdown_signal() => tracing::info!("shutting down"),
         _ = hub.stopped() => {}
     }
     hub.shutdown().await;

@@ -11,6 +11,8 @@ use clap::builder::TypedValueParser as _;
 use clap::{Args, Subcommand};
 use hypercore_sim::{Archetype, Faults, SimConfig, Simulator, generate_with_vm_count};
 
+use super::shutdown::shutdown_signal;
+
 /// Arguments of `hyperfed mock`.
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -192,9 +194,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         sim.base_url()
     );
     eprintln!("Press Ctrl-C to stop.");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    shutdown_signal().await.context("waiting for Ctrl-C")?;
     sim.shutdown().await;
     Ok(())
 }

@@ -6,5 +6,6 @@ pub mod connect;
 pub mod demo;
 pub mod hub;
 pub mod mock;
+pub mod shutdown;
 pub mod token;
 pub mod worker;

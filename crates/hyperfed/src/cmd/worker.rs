@@ -12,6 +12,8 @@ use hyperfed_protocol::{Secret, parse_duration};
 use hyperfed_worker::config::{FileConfig, read_secret_file};
 use hyperfed_worker::{ClusterSource, JoinConfig, WorkerConfig};
 
+use super::shutdown::ShutdownSignal;
+
 /// Arguments of `hyperfed worker`.
 #[derive(clap::Args)]
 pub struct WorkerArgs {
@@ -228,33 +230,6 @@ pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
     Ok(config)
 }
 
-/// Waits for Ctrl-C or SIGTERM; the SIGTERM handler is installed when this is created.
-struct ShutdownSignal {
-    #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-}
-
-impl ShutdownSignal {
-    fn install() -> Self {
-        ShutdownSignal {
-            #[cfg(unix)]
-            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
-        }
-    }
-
-    async fn wait(mut self) {
-        #[cfg(unix)]
-        if let Some(term) = self.term.as_mut() {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// Runs `hyperfed worker`.
 pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let config = build_config(&args)?;
@@ -279,7 +254,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     if let Some(sim) = worker.sim() {
         eprintln!("hyperfed worker: simulated cluster at {}", sim.base_url());
     }
-    signal.wait().await;
+    let _ = signal.wait().await;
     eprintln!("hyperfed worker: shutting down");
     worker.shutdown().await;
     Ok(())
