@@ -1,4 +1,5 @@
-//! One module per subcommand; each owns its clap arguments and its `run`.
+//! One module per subcommand; each owns its clap arguments and its `run`. `shutdown` is the
+//! Ctrl-C/SIGTERM wait the long-running ones share.
 
 pub mod audit;
 pub mod bench;
