@@ -4,6 +4,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyperfed_protocol::join::unix_now;
@@ -260,6 +261,37 @@ pub fn issue_token(
     }
     let key = HubKey::load_or_create(data_dir)?;
     Ok(ClientClaims::new(subject, scope, ttl).sign(&key))
+}
+
+/// Who the auth middleware let in: the audit subject and what their token allows.
+#[derive(Debug, Clone)]
+pub(crate) struct Principal {
+    /// `bearer-token`, `anonymous` or a scoped token's subject.
+    pub subject: Arc<str>,
+    /// The token's scope (`admin` for the static token and for hubs without authentication).
+    pub scope: Scope,
+    /// True for a scoped JWT (the audit subject then names its scope).
+    pub scoped: bool,
+}
+
+impl Principal {
+    /// The caller of a hub without client authentication.
+    pub(crate) fn anonymous() -> Self {
+        Principal {
+            subject: Arc::from("anonymous"),
+            scope: Scope::Admin,
+            scoped: false,
+        }
+    }
+
+    /// The audit record's subject, e.g. `alice (scope operate) via mcp`.
+    pub(crate) fn audit_subject(&self, channel: &str) -> String {
+        if self.scoped {
+            format!("{} (scope {}) via {channel}", self.subject, self.scope)
+        } else {
+            format!("{} via {channel}", self.subject)
+        }
+    }
 }
 
 /// The name of the raw API escape hatch whose non-GET requests need `admin`.

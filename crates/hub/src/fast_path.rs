@@ -11,10 +11,9 @@ use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{RAW_TOOL, Scope};
+use crate::auth::{Principal, RAW_TOOL, Scope};
 use crate::catalog::{Target, parse_cursor};
 use crate::direct;
-use crate::http::Principal;
 use crate::state::Hub;
 
 /// The hub as a fast-path server.

@@ -16,7 +16,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::{ClientClaims, Scope};
+use crate::auth::{ClientClaims, Principal, Scope};
 use crate::error::HubError;
 use crate::fast_path::HubFastPath;
 use crate::mcp::HubServer;
@@ -24,37 +24,6 @@ use crate::route::{self, CallContext};
 use crate::state::{Hub, JoinRefusal};
 use hyperfed_http::bearer::bearer;
 use hyperfed_http::mcp_fast_path::{FastPath, mcp_fast_path};
-
-/// Who the auth middleware let in: the audit subject and what their token allows.
-#[derive(Debug, Clone)]
-pub(crate) struct Principal {
-    /// `bearer-token`, `anonymous` or a scoped token's subject.
-    pub subject: Arc<str>,
-    /// The token's scope (`admin` for the static token and for hubs without authentication).
-    pub scope: Scope,
-    /// True for a scoped JWT (the audit subject then names its scope).
-    pub scoped: bool,
-}
-
-impl Principal {
-    /// The caller of a hub without client authentication.
-    pub(crate) fn anonymous() -> Self {
-        Principal {
-            subject: Arc::from("anonymous"),
-            scope: Scope::Admin,
-            scoped: false,
-        }
-    }
-
-    /// The audit record's subject, e.g. `alice (scope operate) via mcp`.
-    pub(crate) fn audit_subject(&self, channel: &str) -> String {
-        if self.scoped {
-            format!("{} (scope {}) via {channel}", self.subject, self.scope)
-        } else {
-            format!("{} via {channel}", self.subject)
-        }
-    }
-}
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()

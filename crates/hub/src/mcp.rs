@@ -11,11 +11,11 @@ use rmcp::service::{NotificationContext, RequestContext, RoleServer, Subscriptio
 use rmcp::{ErrorData, ServerHandler};
 use tokio::sync::broadcast;
 
+use crate::auth::Principal;
 #[cfg(test)]
 use crate::catalog::CURSOR_PREFIX;
 use crate::catalog::{TOOLS_PAGE, page, parse_cursor};
 use crate::error::HubError;
-use crate::http::Principal;
 use crate::route::{self, CallContext};
 use crate::state::Hub;
 
