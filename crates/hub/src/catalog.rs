@@ -12,8 +12,21 @@ use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::{Value, json};
 
 use crate::auth::Scope;
+use crate::cluster::Health;
 use crate::config::ToolsMode;
-use crate::registry::{ClusterView, Health};
+
+/// What the catalog builder needs to know about one cluster.
+#[derive(Clone)]
+pub(crate) struct CatalogCluster {
+    /// Its alias on the hub.
+    pub alias: String,
+    /// Its clusterName (shown in namespaced tool descriptions).
+    pub cluster_name: String,
+    /// Whether it is up (routed tools list only live clusters when there are any).
+    pub health: Health,
+    /// The worker's validated tools.
+    pub tools: Arc<Vec<Tool>>,
+}
 
 /// The hub's own fan-out tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,8 +263,8 @@ fn fleet_tools() -> Vec<(Tool, FleetTool)> {
 }
 
 /// Builds the catalog for `clusters` (any order) in `mode`.
-pub(crate) fn build(mode: ToolsMode, clusters: &[ClusterView]) -> Catalog {
-    let mut clusters: Vec<&ClusterView> = clusters.iter().collect();
+pub(crate) fn build(mode: ToolsMode, clusters: &[CatalogCluster]) -> Catalog {
+    let mut clusters: Vec<&CatalogCluster> = clusters.iter().collect();
     clusters.sort_by(|a, b| a.alias.cmp(&b.alias));
     let mut tools = Vec::new();
     let mut routes = HashMap::new();
@@ -379,8 +392,8 @@ mod tests {
         ))
     }
 
-    fn view(alias: &str, health: Health) -> ClusterView {
-        ClusterView {
+    fn view(alias: &str, health: Health) -> CatalogCluster {
+        CatalogCluster {
             alias: alias.into(),
             cluster_name: format!("Cluster {alias}"),
             health,

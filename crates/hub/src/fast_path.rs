@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Principal, RAW_TOOL, Scope};
 use crate::catalog::{Target, parse_cursor};
-use crate::direct;
-use crate::state::Hub;
+use crate::forward::forward_stateless;
+use crate::hub::Hub;
 
 /// The hub as a fast-path server.
 pub(crate) struct HubFastPath(pub Arc<Hub>);
@@ -54,13 +54,13 @@ impl FastPathServer for HubFastPath {
             return None;
         };
         let hub = &self.0;
-        let result = direct::call(
+        let result = forward_stateless(
             hub,
             alias,
             tool,
             arguments,
             &cancel,
-            hub.config.call_timeout,
+            hub.config().call_timeout,
         )
         .await;
         Some(match result {

@@ -17,11 +17,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{ClientClaims, Principal, Scope};
+use crate::call_context::CallContext;
+use crate::cluster::Health;
 use crate::error::HubError;
 use crate::fast_path::HubFastPath;
+use crate::hub::{Hub, JoinRefusal};
 use crate::mcp::HubServer;
-use crate::route::{self, CallContext};
-use crate::state::{Hub, JoinRefusal};
+use crate::{dispatch, fleet};
 use hyperfed_http::bearer::bearer;
 use hyperfed_http::mcp_fast_path::{FastPath, mcp_fast_path};
 
@@ -46,15 +48,15 @@ impl IntoResponse for HubError {
 
 async fn require_token(State(hub): State<Arc<Hub>>, mut req: Request, next: Next) -> Response {
     let presented = bearer(req.headers());
-    let required = hub.config.token.is_some() || hub.config.require_token;
+    let required = hub.config().token.is_some() || hub.config().require_token;
     let principal = match presented {
         // Constant-time compare with the static token (simple mode: admin).
-        Some(t) if hub.config.token.as_ref().is_some_and(|s| s.matches(t)) => Principal {
+        Some(t) if hub.config().token.as_ref().is_some_and(|s| s.matches(t)) => Principal {
             subject: Arc::from("bearer-token"),
             scope: Scope::Admin,
             scoped: false,
         },
-        Some(t) => match ClientClaims::verify(&hub.key, t) {
+        Some(t) => match ClientClaims::verify(hub.key(), t) {
             Ok(claims) => Principal {
                 subject: Arc::from(claims.sub.as_str()),
                 scope: claims.scope,
@@ -195,10 +197,7 @@ async fn leave(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
 
 async fn health(State(hub): State<Arc<Hub>>) -> Json<Value> {
     let clusters = hub.clusters();
-    let up = clusters
-        .iter()
-        .filter(|c| c.state == crate::registry::Health::Up)
-        .count();
+    let up = clusters.iter().filter(|c| c.state == Health::Up).count();
     Json(json!({"status": "ok", "clusters": clusters.len(), "up": up}))
 }
 
@@ -207,7 +206,7 @@ async fn clusters(State(hub): State<Arc<Hub>>) -> Json<Value> {
 }
 
 async fn status(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, HubError> {
-    route::fleet_status(&hub).await.map(Json)
+    fleet::fleet_status(&hub).await.map(Json)
 }
 
 #[derive(Deserialize)]
@@ -222,13 +221,13 @@ async fn vms(
     State(hub): State<Arc<Hub>>,
     Query(q): Query<VmQuery>,
 ) -> Result<Json<Value>, HubError> {
-    let args = route::object_of([
+    let args = dispatch::object_of([
         ("state", q.state),
         ("name", q.name),
         ("tag", q.tag),
         ("cluster", q.cluster),
     ]);
-    route::vm_search(&hub, &args).await.map(Json)
+    fleet::vm_search(&hub, &args).await.map(Json)
 }
 
 async fn tools(
@@ -252,11 +251,11 @@ async fn call(
     } else {
         let v: Value = serde_json::from_slice(&body)
             .map_err(|e| HubError::BadRequest(format!("the request body is not JSON: {e}")))?;
-        route::as_object(v)?
+        dispatch::as_object(v)?
     };
     let who = principal.map_or_else(Principal::anonymous, |p| p.0);
     let ctx = CallContext::plain(who.audit_subject("rest"), who.scope);
-    let result = route::call_tool(&hub, &name, args, &ctx).await?;
+    let result = dispatch::call_tool(&hub, &name, args, &ctx).await?;
     serde_json::to_value(&result)
         .map(Json)
         .map_err(|e| HubError::Storage(format!("cannot encode the result: {e}")))
@@ -271,7 +270,7 @@ async fn audit(
     State(hub): State<Arc<Hub>>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Value>, HubError> {
-    let entries = hub.store.audit_entries(Some(q.limit.unwrap_or(1000)))?;
+    let entries = hub.store().audit_entries(Some(q.limit.unwrap_or(1000)))?;
     Ok(Json(json!({"count": entries.len(), "entries": entries})))
 }
 
@@ -281,14 +280,14 @@ pub(crate) fn router(hub: Arc<Hub>) -> Router {
         .into_iter()
         .map(String::from)
         .collect();
-    hosts.extend(hub.config.allowed_hosts.iter().cloned());
+    hosts.extend(hub.config().allowed_hosts.iter().cloned());
     // A hub bound to one specific address also answers to that address.
-    let ip = hub.config.listen.ip();
+    let ip = hub.config().listen.ip();
     if !ip.is_unspecified() && !ip.is_loopback() {
         hosts.push(ip.to_string());
     }
-    let mut config =
-        StreamableHttpServerConfig::default().with_cancellation_token(hub.shutdown.child_token());
+    let mut config = StreamableHttpServerConfig::default()
+        .with_cancellation_token(hub.shutdown_token().child_token());
     let any = hosts.iter().any(|h| h == "*");
     let allowed = Arc::new(AllowedHosts {
         names: hosts.iter().map(|h| host_only(h)).collect(),

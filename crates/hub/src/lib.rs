@@ -4,22 +4,34 @@
 //!
 //! Start one with [`start`]; stop it with [`HubHandle::shutdown`].
 
-pub mod audit;
+// Bottom layer: errors, configuration, authentication.
 pub mod auth;
-mod catalog;
 pub mod config;
-mod direct;
 pub mod error;
+mod tls;
+// Plain data and the parts that keep or derive it.
+pub mod audit;
+mod call_context;
+mod catalog;
+pub mod cluster;
+mod intern;
+mod progress;
+mod store;
+mod validate;
+mod vm_index;
+// The worker link (one trait, HTTP behind it), the registry and the hub.
+mod hub;
+mod link;
+mod registry;
+// Serving calls.
+mod dispatch;
+mod fan_out;
+mod fleet;
+mod forward;
+// Front ends.
 mod fast_path;
 mod http;
 mod mcp;
-pub mod registry;
-mod route;
-mod state;
-mod store;
-mod tls;
-mod upstream;
-mod validate;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,11 +39,12 @@ use std::time::Duration;
 
 pub use audit::AuditEntry;
 pub use auth::{ClientClaims, HubKey, Scope, issue_token};
+pub use cluster::{ClusterSummary, Health};
 pub use config::{HubConfig, TlsFiles, ToolsMode};
 pub use error::HubError;
-pub use registry::{ClusterSummary, Health};
 
-use state::Hub;
+use hub::Hub;
+use link::HttpConnector;
 use store::Store;
 
 /// A running hub.
@@ -78,10 +91,11 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
     })?;
     let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     let store = Store::open(config.data_dir.as_deref())?;
-    let hub = Hub::new(config, store)?;
+    let connector = HttpConnector::new(&config)?;
+    let hub = Hub::new(config, store, Box::new(connector))?;
     let app = http::router(hub.clone());
-    let stop = hub.shutdown.clone();
-    let stop_all = hub.shutdown.clone();
+    let stop = hub.shutdown_token().clone();
+    let stop_all = hub.shutdown_token().clone();
     let https = tls.is_some();
     let server = tokio::spawn(async move {
         let result = hyperfed_http::serve::serve(listener, app, tls, stop).await;
@@ -92,7 +106,7 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
         stop_all.cancel();
     });
     let health = tokio::spawn(hub.clone().health_loop());
-    tracing::info!(%addr, tls = https, clusters = hub.registry.len(), mode = %hub.config.tools_mode, "hub listening");
+    tracing::info!(%addr, tls = https, clusters = hub.registry().len(), mode = %hub.config().tools_mode, "hub listening");
     Ok(HubHandle {
         addr,
         tls: https,
@@ -121,7 +135,7 @@ impl HubHandle {
 
     /// Number of registered clusters (any state).
     pub fn cluster_count(&self) -> usize {
-        self.hub.registry.len()
+        self.hub.registry().len()
     }
 
     /// Every registered cluster with its state, sorted by alias.
@@ -136,16 +150,16 @@ impl HubHandle {
 
     /// Resolves when the HTTP server stops (e.g. after a fatal error); for `hyperfed hub`.
     pub async fn stopped(&self) {
-        self.hub.shutdown.cancelled().await;
+        self.hub.shutdown_token().cancelled().await;
     }
 
     /// Stops serving, closes worker sessions and the database (releasing its lock).
     pub async fn shutdown(self) {
         // First answer in-flight forwarded calls with an error, and give those answers a
         // moment to reach their clients before the sessions close.
-        self.hub.calls_stopping.cancel();
+        self.hub.stop_calls();
         tokio::time::sleep(Duration::from_millis(200)).await;
-        self.hub.shutdown.cancel();
+        self.hub.shutdown_token().cancel();
         let _ = self.health.await;
         let mut server = self.server;
         // Open SSE streams end when their sessions close; do not wait forever for stragglers.
@@ -156,10 +170,6 @@ impl HubHandle {
             server.abort();
         }
         self.hub.close();
-        if let Ok(mut peers) = self.hub.peers.lock() {
-            peers.clear();
-        }
-        self.hub.registry.clear();
         tracing::info!(addr = %self.addr, "hub stopped");
     }
 }

@@ -12,12 +12,13 @@ use rmcp::{ErrorData, ServerHandler};
 use tokio::sync::broadcast;
 
 use crate::auth::Principal;
+use crate::call_context::CallContext;
 #[cfg(test)]
 use crate::catalog::CURSOR_PREFIX;
 use crate::catalog::{TOOLS_PAGE, page, parse_cursor};
+use crate::dispatch;
 use crate::error::HubError;
-use crate::route::{self, CallContext};
-use crate::state::Hub;
+use crate::hub::Hub;
 
 /// One MCP session's handler: a cheap handle on the shared hub.
 #[derive(Clone)]
@@ -67,7 +68,7 @@ impl ServerHandler for HubServer {
     }
 
     async fn listen(&self, ctx: SubscriptionContext) -> Result<(), ErrorData> {
-        let mut changes = self.hub.list_changed.subscribe();
+        let mut changes = self.hub.subscribe_list_changed();
         loop {
             tokio::select! {
                 _ = ctx.cancelled() => return Ok(()),
@@ -123,7 +124,7 @@ impl ServerHandler for HubServer {
             progress: ctx.meta.get_progress_token().map(|t| (ctx.peer.clone(), t)),
             cancel: ctx.ct.clone(),
         };
-        match route::call_tool(&self.hub, &request.name, request.arguments, &call).await {
+        match dispatch::call_tool(&self.hub, &request.name, request.arguments, &call).await {
             Ok(result) => Ok(result.into()),
             Err(HubError::BadRequest(msg)) => Err(ErrorData::invalid_params(msg, None)),
             // A tool-level error, so the model reads why and what scope is needed.

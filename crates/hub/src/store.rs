@@ -7,8 +7,8 @@ use std::sync::RwLock;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AUDIT_TREE, AuditEntry};
+use crate::cluster::ClusterRecord;
 use crate::error::HubError;
-use crate::registry::ClusterRecord;
 
 const CLUSTERS_TREE: &str = "clusters";
 /// sled's page cache: the hub reads its trees at startup and for audit queries only.

@@ -1,9 +1,13 @@
 //! Checks on worker tools before they are re-exported: workers are untrusted input, so names,
 //! texts and schemas are bounded and a tool that breaks a rule is refused (and logged).
 
+use std::sync::Arc;
+
 use hyperfed_protocol::is_valid_tool_name;
 use rmcp::model::{JsonObject, Tool};
 use serde_json::Value;
+
+use crate::intern::Interner;
 
 /// Longest worker tool name accepted.
 pub(crate) const MAX_WORKER_TOOL_NAME: usize = 32;
@@ -99,35 +103,23 @@ pub(crate) fn check_tool(tool: &Tool) -> Result<(), String> {
     Ok(())
 }
 
-/// Keeps the tools that pass `check_tool` (first of duplicate names), logging each refusal.
 /// Distinct tool schemas seen from workers, shared by every tool that has the same one.
 /// Workers of one version offer identical schemas, so a fleet of hundreds keeps one copy of
-/// each instead of one per cluster. Weak references: a schema no worker offers any more is freed.
-static SCHEMAS: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<String, std::sync::Weak<rmcp::model::JsonObject>>>,
-> = std::sync::LazyLock::new(Default::default);
+/// each instead of one per cluster.
+static SCHEMAS: std::sync::LazyLock<Interner<String, JsonObject>> =
+    std::sync::LazyLock::new(|| Interner::new(4096));
 
 /// Returns the shared copy of `schema` (serde_json maps are ordered, so equal schemas
 /// serialise equally).
-fn intern(
-    schema: std::sync::Arc<rmcp::model::JsonObject>,
-) -> std::sync::Arc<rmcp::model::JsonObject> {
+fn intern(schema: Arc<JsonObject>) -> Arc<JsonObject> {
     let Ok(key) = serde_json::to_string(schema.as_ref()) else {
         return schema;
     };
-    let Ok(mut table) = SCHEMAS.lock() else {
-        return schema;
-    };
-    if let Some(shared) = table.get(&key).and_then(std::sync::Weak::upgrade) {
-        return shared;
-    }
-    if table.len() >= 4096 {
-        table.retain(|_, w| w.strong_count() > 0);
-    }
-    table.insert(key, std::sync::Arc::downgrade(&schema));
-    schema
+    SCHEMAS.share(key, || schema)
 }
 
+/// Keeps the tools that pass `check_tool` (first of duplicate names), logging each refusal;
+/// their schemas are interned.
 pub(crate) fn accept_tools(alias: &str, tools: Vec<Tool>) -> Vec<Tool> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(tools.len().min(MAX_TOOLS_PER_WORKER));
@@ -162,7 +154,6 @@ pub(crate) fn accept_tools(alias: &str, tools: Vec<Tool>) -> Vec<Tool> {
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::sync::Arc;
 
     #[test]
     fn identical_schemas_from_different_workers_are_shared() {

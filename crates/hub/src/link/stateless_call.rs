@@ -1,26 +1,22 @@
-//! The direct lane to workers: a read-only tool call is posted as one plain-JSON request in the
-//! stateless 2026-07-28 form, and the worker's answer is checked for shape and relayed as the
-//! bytes it arrived in, never decoded into SDK types and encoded again.
+//! The stateless call of the HTTP link: a read-only tool call is posted as one plain-JSON
+//! request in the stateless 2026-07-28 form, and the worker's answer is checked for shape and
+//! relayed as the bytes it arrived in, never decoded into SDK types and encoded again.
 //!
-//! Mutating calls, and calls whose client wants progress, keep using the pooled MCP session
-//! (which carries progress, cancellation and the audit's task tag).
+//! Mutating calls, and calls whose client wants progress, use the link's MCP session (which
+//! carries progress, cancellation and the audit's task tag).
 
 use std::borrow::Cow;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use rmcp::model::CallToolResult;
 use serde::Deserialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
-use tokio_util::sync::CancellationToken;
 
-use crate::error::HubError;
-use crate::route::{lost, name_cluster_in_error};
-use crate::state::Hub;
+use super::call_token::CallTokens;
+use super::{LinkError, name_cluster_in_error};
 
-/// The protocol revision the lane speaks (stateless: no session, no handshake).
+/// The protocol revision the stateless call speaks (stateless: no session, no handshake).
 const PROTOCOL: &str = "2026-07-28";
 /// The per-request metadata a 2026-07-28 request carries instead of a handshake.
 const META: &str = concat!(
@@ -31,7 +27,7 @@ const META: &str = concat!(
     r#""}}"#
 );
 /// Largest worker answer the hub relays; a bigger one is refused, not buffered.
-pub(crate) const MAX_RESULT_BYTES: usize = 16 * 1024 * 1024;
+const MAX_RESULT_BYTES: usize = 16 * 1024 * 1024;
 
 /// The body of one `tools/call` request (`arguments` passed through as they came).
 fn request_body(tool: &str, arguments: Option<&RawValue>) -> Result<Vec<u8>, serde_json::Error> {
@@ -153,11 +149,8 @@ fn response_in_sse(body: &[u8]) -> Option<Bytes> {
 }
 
 /// Checks a worker's JSON-RPC answer and returns the bytes of its `result`.
-fn relay_result(alias: &str, body: Bytes) -> Result<Bytes, HubError> {
-    let upstream = |message: String| HubError::Upstream {
-        alias: alias.to_owned(),
-        message,
-    };
+fn relay_result(alias: &str, body: Bytes) -> Result<Bytes, LinkError> {
+    let upstream = LinkError::Failed;
     let env: Envelope<'_> = serde_json::from_slice(&body)
         .map_err(|e| upstream(format!("the worker's answer is not JSON-RPC: {e}")))?;
     if let Some(e) = env.error {
@@ -198,121 +191,64 @@ fn relay_result(alias: &str, body: Bytes) -> Result<Bytes, HubError> {
     Ok(body.slice(start..start + raw.get().len()))
 }
 
-/// Calls a read-only `tool` on `alias`'s worker over the direct lane; returns the JSON text of
-/// its `CallToolResult` (a worker's error result has the cluster named in it).
-pub(crate) async fn call(
-    hub: &Hub,
+/// Calls a read-only `tool` on `alias`'s worker at `url` with one stateless request; returns
+/// the JSON text of its `CallToolResult` (a worker's error result has the cluster named in it).
+pub(super) async fn call(
+    http: &reqwest::Client,
+    url: &str,
+    tokens: &CallTokens,
     alias: &str,
     tool: &str,
     arguments: Option<&RawValue>,
-    cancel: &CancellationToken,
-    timeout: Duration,
-) -> Result<Bytes, HubError> {
-    let (session, cluster_up) = hub.live_session(alias)?;
-    let upstream = |message: String| HubError::Upstream {
-        alias: alias.to_owned(),
-        message,
-    };
+) -> Result<Bytes, LinkError> {
+    let upstream = LinkError::Failed;
+    let lost = LinkError::Lost;
     let body = request_body(tool, arguments)
         .map_err(|e| upstream(format!("cannot encode the call: {e}")))?;
-    let exchange = async {
-        let resp = hub
-            .http
-            .post(&*session.url)
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json, text/event-stream")
-            .header("mcp-protocol-version", PROTOCOL)
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", tool)
-            .header(AUTHORIZATION, format!("Bearer {}", session.tokens.get()))
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| lost(alias, format!("the worker could not be reached: {e}")))?;
-        let status = resp.status();
-        let sse = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
-        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            return Err(upstream(format!(
-                "the worker refused the hub's call token (HTTP {})",
-                status.as_u16()
-            )));
-        }
-        let body = read_capped(resp).await.map_err(|m| lost(alias, m))?;
-        let body = if sse {
-            response_in_sse(&body).ok_or_else(|| {
-                upstream("the worker's event stream ended without an answer".into())
-            })?
-        } else {
-            body
-        };
-        if !status.is_success() && serde_json::from_slice::<Envelope<'_>>(&body).is_err() {
-            return Err(upstream(format!(
-                "the worker answered HTTP {}",
-                status.as_u16()
-            )));
-        }
-        relay_result(alias, body)
+    let resp = http
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .header(ACCEPT, "application/json, text/event-stream")
+        .header("mcp-protocol-version", PROTOCOL)
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .header(AUTHORIZATION, format!("Bearer {}", tokens.get()))
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| lost(format!("the worker could not be reached: {e}")))?;
+    let status = resp.status();
+    let sse = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(upstream(format!(
+            "the worker refused the hub's call token (HTTP {})",
+            status.as_u16()
+        )));
+    }
+    let body = read_capped(resp).await.map_err(lost)?;
+    let body = if sse {
+        response_in_sse(&body)
+            .ok_or_else(|| upstream("the worker's event stream ended without an answer".into()))?
+    } else {
+        body
     };
-    tokio::select! {
-        _ = cancel.cancelled() => Err(upstream("the call was cancelled by the client".into())),
-        _ = hub.calls_stopping.cancelled() => Err(lost(
-            alias,
-            "the hub is shutting down; the call was abandoned (call again once it is back)".into(),
-        )),
-        _ = cluster_up.cancelled() => Err(lost(
-            alias,
-            "it went down (missed its heartbeats) while the call was in flight".into(),
-        )),
-        reason = session.ended() => Err(lost(alias, reason.into())),
-        r = tokio::time::timeout(timeout, exchange) => r.unwrap_or_else(|_| Err(lost(
-            alias,
-            format!("no answer within {} (call timeout)", humantime::format_duration(timeout)),
-        ))),
+    if !status.is_success() && serde_json::from_slice::<Envelope<'_>>(&body).is_err() {
+        return Err(upstream(format!(
+            "the worker answered HTTP {}",
+            status.as_u16()
+        )));
     }
-}
-
-/// The JSON a relayed result carries (structured content, else its first text parsed as
-/// JSON), or the text of an error result.
-pub(crate) fn result_value(result: &[u8]) -> Result<Value, String> {
-    #[derive(Deserialize)]
-    struct Text {
-        #[serde(default)]
-        text: Option<String>,
-    }
-    #[derive(Deserialize)]
-    struct Lite {
-        #[serde(default)]
-        content: Vec<Text>,
-        #[serde(rename = "structuredContent", default)]
-        structured: Option<Value>,
-        #[serde(rename = "isError", default)]
-        is_error: Option<bool>,
-    }
-    let lite: Lite = serde_json::from_slice(result).map_err(|e| e.to_string())?;
-    let mut texts = lite.content.into_iter().filter_map(|t| t.text);
-    if lite.is_error == Some(true) {
-        let joined: Vec<String> = texts.collect();
-        return Err(if joined.is_empty() {
-            "the worker reported an error without details".into()
-        } else {
-            joined.join("\n")
-        });
-    }
-    if let Some(v) = lite.structured {
-        return Ok(v);
-    }
-    texts
-        .find_map(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| "the tool returned no JSON result".into())
+    relay_result(alias, body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn relay(body: &str) -> Result<String, String> {
         relay_result("c1", Bytes::from(body.to_owned()))
@@ -364,10 +300,6 @@ mod tests {
         let out = relay(body).unwrap();
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["content"][0]["text"], "cluster 'c1': VM not found");
-        assert_eq!(
-            result_value(out.as_bytes()).unwrap_err(),
-            "cluster 'c1': VM not found"
-        );
     }
 
     #[test]
@@ -380,18 +312,5 @@ mod tests {
             Ok(r#"{"content":[]}"#.into())
         );
         assert!(response_in_sse(b"data: {\"jsonrpc\":\"2.0\",\"method\":\"x\"}\n\n").is_none());
-    }
-
-    #[test]
-    fn values_come_from_structured_content_or_text() {
-        assert_eq!(
-            result_value(br#"{"content":[],"structuredContent":{"a":1}}"#).unwrap(),
-            serde_json::json!({"a":1})
-        );
-        assert_eq!(
-            result_value(br#"{"content":[{"type":"text","text":"[1,2]"}]}"#).unwrap(),
-            serde_json::json!([1, 2])
-        );
-        assert!(result_value(br#"{"content":[{"type":"text","text":"plain"}]}"#).is_err());
     }
 }

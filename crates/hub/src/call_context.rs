@@ -1,0 +1,32 @@
+//! Who is calling and how to reach them: the audit subject, the token's scope, where the
+//! client wants progress and the cancellation of its request.
+
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Scope;
+use crate::progress::ProgressTarget;
+
+/// Who is calling and how to reach them for progress and cancellation.
+#[derive(Clone)]
+pub(crate) struct CallContext {
+    /// Audit subject, e.g. `bearer-token via mcp`.
+    pub subject: String,
+    /// The client's progress token and session, when it asked for progress.
+    pub progress: Option<ProgressTarget>,
+    /// Cancelled when the client cancels the request.
+    pub cancel: CancellationToken,
+    /// What the caller's token allows.
+    pub scope: Scope,
+}
+
+impl CallContext {
+    /// A context for calls without progress or cancellation (REST).
+    pub(crate) fn plain(subject: String, scope: Scope) -> Self {
+        CallContext {
+            subject,
+            progress: None,
+            cancel: CancellationToken::new(),
+            scope,
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Serving a tools/call by exported name: the scope check, the fleet tools, routing plain
+//! names by `cluster` or VM, and forwarding to the worker with the audit trail of mutating
+//! calls (a `pending` record before, the outcome after; refusals recorded too).
+
+use std::sync::Arc;
+
+use hyperfed_protocol::redact_json;
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
+use serde_json::{Map, Value};
+
+use crate::audit::{AuditEntry, now_rfc3339};
+use crate::auth;
+use crate::call_context::CallContext;
+use crate::catalog::{FleetTool, Target};
+use crate::error::HubError;
+use crate::fan_out::raw_arguments;
+use crate::fleet::{fleet_conditions, fleet_status, resolve_vm, vm_search};
+use crate::forward::{forward, forward_stateless, outcome_unknown};
+use crate::hub::Hub;
+
+fn error_result(message: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message.into())])
+}
+
+/// The JSON a tool result carries: its structured content, else its first text parsed as JSON.
+pub(crate) fn result_json(result: &CallToolResult) -> Option<Value> {
+    if let Some(v) = &result.structured_content {
+        return Some(v.clone());
+    }
+    result
+        .content
+        .iter()
+        .find_map(|c| c.as_text().map(|t| t.text.clone()))
+        .and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn result_text(result: &CallToolResult) -> String {
+    let text: Vec<String> = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect();
+    if text.is_empty() {
+        result
+            .structured_content
+            .as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "the worker reported an error without details".into())
+    } else {
+        text.join("\n")
+    }
+}
+
+fn task_tag(result: &CallToolResult) -> Option<String> {
+    let v = result_json(result)?;
+    match v.get("task_tag")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Forwards a call to a worker tool, writing the audit record first for mutating tools.
+async fn forward_audited(
+    hub: &Hub,
+    exported: &str,
+    alias: &str,
+    tool: &str,
+    arguments: JsonObject,
+    mutating: bool,
+    ctx: &CallContext,
+) -> Result<CallToolResult, HubError> {
+    if !mutating {
+        if ctx.progress.is_some() {
+            return forward(hub, alias, tool, arguments, ctx, false).await.0;
+        }
+        // Reads without progress take the stateless call (one plain-JSON request).
+        let raw = raw_arguments(&arguments)?;
+        let bytes = forward_stateless(
+            hub,
+            alias,
+            tool,
+            Some(&raw),
+            &ctx.cancel,
+            hub.config().call_timeout,
+        )
+        .await?;
+        return serde_json::from_slice(&bytes).map_err(|e| HubError::Upstream {
+            alias: alias.to_owned(),
+            message: format!("the worker's result is malformed: {e}"),
+        });
+    }
+    // Refuse at once (and without an audit record) when the cluster cannot take calls.
+    hub.live_link(alias)?;
+    let entry = AuditEntry {
+        id: 0,
+        time: now_rfc3339(),
+        subject: ctx.subject.clone(),
+        cluster: alias.to_owned(),
+        tool: tool.to_owned(),
+        exported_tool: exported.to_owned(),
+        arguments: redact_json(&Value::Object(arguments.clone())),
+        outcome: "pending".into(),
+        error: None,
+        task_tag: None,
+        completed: None,
+    };
+    let mut entry = hub.store().audit_begin(entry).await?;
+    let (result, seen_tag) = forward(hub, alias, tool, arguments, ctx, true).await;
+    let result = match result {
+        Ok(r) if r.is_error == Some(true) => {
+            entry.outcome = "error".into();
+            entry.error = Some(result_text(&r).chars().take(2000).collect());
+            entry.task_tag = seen_tag;
+            Ok(r)
+        }
+        Ok(r) => {
+            let confirm = result_json(&r)
+                .and_then(|v| v.get("confirmation_required").and_then(Value::as_bool))
+                .unwrap_or(false);
+            entry.outcome = if confirm {
+                "confirmation_required"
+            } else {
+                "ok"
+            }
+            .into();
+            entry.task_tag = task_tag(&r).or(seen_tag);
+            Ok(r)
+        }
+        Err(HubError::UpstreamLost { alias, message }) => {
+            // The worker may have acted before it was lost: say so, with the task if known.
+            let e = outcome_unknown(alias, message, seen_tag.as_deref());
+            entry.outcome = "unknown".into();
+            entry.task_tag = seen_tag;
+            entry.error = Some(e.to_string());
+            Err(e)
+        }
+        Err(e) => {
+            entry.outcome = if ctx.cancel.is_cancelled() {
+                "cancelled"
+            } else {
+                "error"
+            }
+            .into();
+            entry.task_tag = seen_tag;
+            entry.error = Some(e.to_string());
+            Err(e)
+        }
+    };
+    entry.completed = Some(now_rfc3339());
+    if let Err(e) = hub.store().audit_complete(&entry) {
+        tracing::warn!(error = %e, id = entry.id, "could not complete an audit record");
+    }
+    result
+}
+
+/// Serves any exported tool name. `Err` only for unknown tools; every other failure is a
+/// tool result with `isError` so the model can read it.
+pub(crate) async fn call_tool(
+    hub: &Arc<Hub>,
+    name: &str,
+    arguments: Option<JsonObject>,
+    ctx: &CallContext,
+) -> Result<CallToolResult, HubError> {
+    let catalog = hub.catalog();
+    let Some(route) = catalog.routes.get(name) else {
+        return Err(HubError::BadRequest(format!(
+            "unknown tool '{name}'; list the tools to see what this hub offers"
+        )));
+    };
+    let mut args = arguments.unwrap_or_default();
+    let worker_tool = match &route.target {
+        Target::Namespaced { tool, .. } | Target::Plain { tool, .. } => Some(tool.as_str()),
+        Target::Fleet(_) => None,
+    };
+    if let Some(why) = auth::refusal(ctx.scope, name, worker_tool, route.mutating, &args) {
+        audit_refusal(hub, name, &route.target, worker_tool, &args, ctx, &why).await;
+        return Err(HubError::Forbidden(why));
+    }
+    let outcome = match &route.target {
+        Target::Fleet(which) => {
+            let v = match which {
+                FleetTool::Status => fleet_status(hub).await,
+                FleetTool::VmSearch => vm_search(hub, &args).await,
+                FleetTool::Conditions => fleet_conditions(hub, &args).await,
+            };
+            v.map(CallToolResult::structured)
+        }
+        Target::Namespaced { alias, tool } => {
+            forward_audited(hub, name, alias, tool, args, route.mutating, ctx).await
+        }
+        Target::Plain { tool, takes_vm } => {
+            let cluster = match args.remove("cluster") {
+                Some(Value::String(c)) if !c.is_empty() => Some(c),
+                None | Some(Value::Null) => None,
+                Some(_) => {
+                    return Ok(error_result(
+                        "argument 'cluster' must be a cluster alias string",
+                    ));
+                }
+            };
+            let routed = match (cluster, takes_vm) {
+                (Some(c), _) => Ok(c),
+                (None, true) => match args.get("vm").and_then(Value::as_str) {
+                    Some(vm) => resolve_vm(hub, vm).await.map(|(alias, vm_arg)| {
+                        args.insert("vm".into(), Value::String(vm_arg));
+                        alias
+                    }),
+                    None => Err(HubError::BadRequest(
+                        "argument 'vm' is required (a VM uuid or `alias/vm-name`)".into(),
+                    )),
+                },
+                (None, false) => Err(HubError::BadRequest(
+                    "argument 'cluster' is required (a cluster alias)".into(),
+                )),
+            };
+            match routed {
+                Ok(alias) => {
+                    forward_audited(hub, name, &alias, tool, args, route.mutating, ctx).await
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    Ok(outcome.unwrap_or_else(|e| error_result(e.to_string())))
+}
+
+/// Records a call refused for its scope (nothing was forwarded).
+async fn audit_refusal(
+    hub: &Hub,
+    exported: &str,
+    target: &Target,
+    tool: Option<&str>,
+    args: &JsonObject,
+    ctx: &CallContext,
+    why: &str,
+) {
+    let cluster = match target {
+        Target::Namespaced { alias, .. } => alias.clone(),
+        _ => args
+            .get("cluster")
+            .and_then(Value::as_str)
+            .map(|c| c.chars().take(64).collect())
+            .unwrap_or_default(),
+    };
+    let now = now_rfc3339();
+    let entry = AuditEntry {
+        id: 0,
+        time: now.clone(),
+        subject: ctx.subject.clone(),
+        cluster,
+        tool: tool.unwrap_or(exported).to_owned(),
+        exported_tool: exported.to_owned(),
+        arguments: redact_json(&Value::Object(args.clone())),
+        outcome: "refused".into(),
+        error: Some(why.to_owned()),
+        task_tag: None,
+        completed: Some(now),
+    };
+    if let Err(e) = hub.store().audit_begin(entry).await {
+        tracing::warn!(error = %e, "cannot record a refused call in the audit log");
+    }
+}
+
+/// Arguments as a JSON object, for REST callers.
+pub(crate) fn as_object(v: Value) -> Result<Option<JsonObject>, HubError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Object(m) => Ok(Some(m)),
+        _ => Err(HubError::BadRequest(
+            "the request body must be a JSON object of tool arguments".into(),
+        )),
+    }
+}
+
+/// Builds a `Map` from pairs (used by REST query strings).
+pub(crate) fn object_of(
+    pairs: impl IntoIterator<Item = (&'static str, Option<String>)>,
+) -> JsonObject {
+    let mut m = Map::new();
+    for (k, v) in pairs {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            m.insert(k.into(), Value::String(v));
+        }
+    }
+    m
+}
