@@ -120,6 +120,12 @@ pub enum Error {
         /// How long we waited.
         after: Duration,
     },
+    /// The caller stopped waiting (its request was cancelled); what it waited for goes on.
+    #[error("stopped waiting for {what}: the request was cancelled")]
+    Cancelled {
+        /// What was being waited for.
+        what: String,
+    },
     /// A HyperCore task ended in ERROR or UNINITIALIZED.
     #[error("HyperCore task {tag} failed: {message}")]
     Task {
@@ -189,46 +195,46 @@ impl Error {
         if secret.is_empty() {
             return self;
         }
-        let s = |m: String| m.replace(secret, "[redacted]");
+        let redact = |m: String| m.replace(secret, "[redacted]");
         match self {
             Error::Auth { username, message } => Error::Auth {
                 username,
-                message: s(message),
+                message: redact(message),
             },
             Error::PermissionDenied { message } => Error::PermissionDenied {
-                message: s(message),
+                message: redact(message),
             },
             Error::InvalidState { message } => Error::InvalidState {
-                message: s(message),
+                message: redact(message),
             },
             Error::Validation { status, message } => Error::Validation {
                 status,
-                message: s(message),
+                message: redact(message),
             },
             Error::Session { message } => Error::Session {
-                message: s(message),
+                message: redact(message),
             },
             Error::Server { status, message } => Error::Server {
                 status,
-                message: s(message),
+                message: redact(message),
             },
             Error::Transport { kind, url, message } => Error::Transport {
                 kind,
                 url,
-                message: s(message),
+                message: redact(message),
             },
             Error::OutcomeUnknown { what, url, message } => Error::OutcomeUnknown {
                 what,
                 url,
-                message: s(message),
+                message: redact(message),
             },
             Error::Task { tag, message } => Error::Task {
                 tag,
-                message: s(message),
+                message: redact(message),
             },
             Error::Decode { what, message } => Error::Decode {
                 what,
-                message: s(message),
+                message: redact(message),
             },
             other => other,
         }
@@ -275,6 +281,56 @@ pub(crate) fn server_message(body: &[u8]) -> String {
 
 /// A result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The error and its sources, joined with ": " (consecutive duplicates dropped).
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        let text = err.to_string();
+        // reqwest and hyper wrap the real cause in generic layers that only add noise.
+        let generic = text == "error sending request" || text.starts_with("client error (");
+        if !generic && parts.last().is_none_or(|last| !last.contains(&text)) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    if parts.is_empty() {
+        return clean_server_text(&e.to_string());
+    }
+    clean_server_text(&parts.join(": "))
+}
+
+pub(crate) fn classify(e: &reqwest::Error) -> TransportKind {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut text = String::new();
+    while let Some(err) = current {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return TransportKind::Tls;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+        {
+            return TransportKind::Tls;
+        }
+        text.push_str(&err.to_string().to_ascii_lowercase());
+        text.push(' ');
+        current = err.source();
+    }
+    if text.contains("dns error") || text.contains("failed to lookup") {
+        TransportKind::Dns
+    } else if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+        TransportKind::Tls
+    } else if e.is_connect() {
+        TransportKind::Connect
+    } else if e.is_request() || e.is_body() {
+        TransportKind::Io
+    } else {
+        TransportKind::Other
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -3,9 +3,10 @@
 //! It knows nothing of MCP; the worker builds its tools on top of it.
 //!
 //! Operations: `list_*` / `get_*` for VMs, VM stats, snapshots, block and net devices, nodes,
-//! clusters, conditions, drives, virtual disks, ISOs, users and tasks; [`Client::vm_action`],
+//! clusters, conditions, drives, virtual disks, ISOs, users, roles and tasks; [`Client::vm_action`],
 //! [`Client::create_snapshot`], [`Client::delete_snapshot`], [`Client::clone_vm`],
-//! [`Client::export_vm`], [`Client::task`], [`Client::wait_task`], [`Client::wait_vm_state`],
+//! [`Client::export_vm`], [`Client::task`], [`Client::wait_task`] (and [`Client::wait_task_reporting`]),
+//! [`Client::wait_vm_state`],
 //! [`Client::openapi`], [`Client::raw`], [`Client::ping`], [`Client::login`], [`Client::logout`].
 //! Every list is a `Vec<T>`; every get is an `Option<T>`.
 //!
@@ -36,19 +37,28 @@
 //! connection broke after sending fails with [`Error::OutcomeUnknown`]. Call
 //! [`Client::logout`] on shutdown: sessions are long-lived and each user has a session limit.
 
+mod actions;
 mod client;
 mod config;
+mod decode;
 mod error;
 pub mod model;
-mod ops;
+mod raw;
+mod reads;
+mod request;
 mod tls;
+mod wait;
 
+pub use actions::{CloneSpec, ExportSpec, VmAction};
 pub use client::{Client, ClientStats};
 pub use config::{
     AuthMode, ClusterConfig, Credentials, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_RETRIES,
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_BACKOFF, MAX_READ_RETRIES, TlsMode,
 };
+pub use decode::parse_records;
 pub use error::{Error, Result, TransportKind};
 pub use hyperfed_protocol::Secret;
-pub use ops::{CloneSpec, ExportSpec, RawBody, RawResponse, VmAction, WaitOptions};
+pub use model::Collection;
+pub use raw::{RawBody, RawResponse};
 pub use reqwest::Method;
+pub use wait::{DEFAULT_POLL_RETRIES, WaitOptions};

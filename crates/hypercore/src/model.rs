@@ -297,6 +297,61 @@ wire_enum!(
     }
 );
 
+impl Severity {
+    /// Every known severity, most severe first.
+    pub const ALL: [Severity; 8] = [
+        Severity::Emergency,
+        Severity::Alert,
+        Severity::Critical,
+        Severity::Error,
+        Severity::Warning,
+        Severity::Notice,
+        Severity::Info,
+        Severity::Debug,
+    ];
+
+    /// Position in [`Severity::ALL`] (0 = most severe); an unknown severity ranks last.
+    pub fn rank(&self) -> usize {
+        Severity::ALL
+            .iter()
+            .position(|known| known == self)
+            .unwrap_or(Severity::ALL.len())
+    }
+}
+
+impl VmState {
+    /// Every known power state, in the schema's order.
+    pub const ALL: [VmState; 6] = [
+        VmState::Running,
+        VmState::Blocked,
+        VmState::Paused,
+        VmState::Shutdown,
+        VmState::Shutoff,
+        VmState::Crashed,
+    ];
+}
+
+/// `true`, the default of flags HyperCore omits when they hold (accepting VMs, healthy, connected).
+fn yes() -> bool {
+    true
+}
+
+/// Accepts tags as HyperCore's comma-separated string or as a JSON array of strings.
+fn tags_string_or_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Null => Ok(String::new()),
+        serde_json::Value::Array(items) => Ok(items
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .collect::<Vec<_>>()
+            .join(",")),
+        other => Err(serde::de::Error::custom(format!(
+            "expected tags as a string or a list, got {other}"
+        ))),
+    }
+}
+
 /// Accepts a string or a number (some servers send task tags as numbers).
 fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     match serde_json::Value::deserialize(deserializer)? {
@@ -380,7 +435,8 @@ pub struct VirDomain {
     /// Node it last ran on.
     #[serde(rename = "lastSeenRunningOnNodeUUID")]
     pub last_seen_running_on_node_uuid: String,
-    /// Comma-separated tags as on the wire; see [`VirDomain::tag_list`].
+    /// Comma-separated tags as on the wire (a list is joined); see [`VirDomain::tag_list`].
+    #[serde(deserialize_with = "tags_string_or_list")]
     pub tags: String,
     /// Embedded block devices.
     pub block_devs: Vec<VirDomainBlockDevice>,
@@ -504,7 +560,8 @@ pub struct VirDomainNetDevice {
     pub mac_address: String,
     /// VLAN (0 = untagged trunk).
     pub vlan: u32,
-    /// Link connected.
+    /// Link connected (true when not reported).
+    #[serde(default = "yes")]
     pub connected: bool,
     /// IPv4 addresses reported by the guest agent.
     pub ipv4_addresses: Vec<String>,
@@ -660,8 +717,8 @@ pub struct Node {
     pub supports_virtualization: bool,
     /// Virtualization online.
     pub virtualization_online: bool,
-    /// False when the node is in maintenance (evacuated).
-    #[serde(rename = "allowRunningVMs")]
+    /// False when the node is in maintenance (evacuated); true when not reported.
+    #[serde(rename = "allowRunningVMs", default = "yes")]
     pub allow_running_vms: bool,
     /// Current disposition.
     pub current_disposition: NodeDisposition,
@@ -764,7 +821,8 @@ pub struct Drive {
     pub capacity_bytes: u64,
     /// Used bytes.
     pub used_bytes: u64,
-    /// Healthy.
+    /// Healthy (true when not reported).
+    #[serde(default = "yes")]
     pub is_healthy: bool,
     /// Reallocated sectors.
     pub reallocated_sectors: i64,
@@ -854,6 +912,16 @@ pub struct User {
     pub session_limit: i64,
 }
 
+/// `Role`: a named set of permissions users are given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Role {
+    /// Uuid.
+    pub uuid: String,
+    /// Role name.
+    pub name: String,
+}
+
 /// `TaskTagStatus`: the progress of one HyperCore task (its `sessionID` is deliberately not kept).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -891,19 +959,31 @@ pub struct TaskTag {
 pub type TaskTagStatus = TaskTag;
 
 impl TaskTag {
-    /// The description with its `%@` placeholders filled in.
+    /// The description with its `%@` placeholders filled in (missing ones stay `%@`).
     pub fn description(&self) -> String {
-        fill_placeholders(&self.formatted_description, &self.description_parameters)
+        fill_placeholders(
+            &self.formatted_description,
+            &self.description_parameters,
+            PLACEHOLDER,
+        )
     }
 
-    /// The error message with its `%@` placeholders filled in.
+    /// The error message with its `%@` placeholders filled in (missing ones stay `%@`).
     pub fn message(&self) -> String {
-        fill_placeholders(&self.formatted_message, &self.message_parameters)
+        fill_placeholders(
+            &self.formatted_message,
+            &self.message_parameters,
+            PLACEHOLDER,
+        )
     }
 
-    /// True while the task is queued or running.
+    /// True while the task has not finished: queued, running, or in a state this client does
+    /// not know (it is polled on rather than taken for done).
     pub fn is_pending(&self) -> bool {
-        matches!(self.state, TaskState::Queued | TaskState::Running)
+        !matches!(
+            self.state,
+            TaskState::Complete | TaskState::Error | TaskState::Uninitialized
+        )
     }
 
     /// True when the task failed (ERROR or UNINITIALIZED).
@@ -912,18 +992,19 @@ impl TaskTag {
     }
 }
 
-/// Replaces each `%@` in `template` with the next parameter (missing ones stay `%@`).
-pub fn fill_placeholders(template: &str, params: &[String]) -> String {
+/// The placeholder of HyperCore's formatted texts.
+pub const PLACEHOLDER: &str = "%@";
+
+/// Replaces each `%@` in `template` with the next parameter; placeholders without a parameter
+/// become `missing`.
+pub fn fill_placeholders(template: &str, params: &[String], missing: &str) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     let mut params = params.iter();
-    while let Some(pos) = rest.find("%@") {
+    while let Some(pos) = rest.find(PLACEHOLDER) {
         out.push_str(&rest[..pos]);
-        match params.next() {
-            Some(p) => out.push_str(p),
-            None => out.push_str("%@"),
-        }
-        rest = &rest[pos + 2..];
+        out.push_str(params.next().map_or(missing, String::as_str));
+        rest = &rest[pos + PLACEHOLDER.len()..];
     }
     out.push_str(rest);
     out
@@ -948,6 +1029,37 @@ pub struct Ping {
     /// Service status text.
     pub status: String,
 }
+
+/// A HyperCore collection (`GET /rest/v1/{PATH}`) whose records decode into `Self`.
+pub trait Collection: serde::de::DeserializeOwned + Send + Sync + 'static {
+    /// The collection's path under `/rest/v1` (also its kind in errors).
+    const PATH: &'static str;
+}
+
+macro_rules! collections {
+    ($($record:ty = $path:literal),+ $(,)?) => {
+        $(impl Collection for $record {
+            const PATH: &'static str = $path;
+        })+
+    };
+}
+
+collections!(
+    VirDomain = "VirDomain",
+    VirDomainStats = "VirDomainStats",
+    VirDomainSnapshot = "VirDomainSnapshot",
+    VirDomainBlockDevice = "VirDomainBlockDevice",
+    VirDomainNetDevice = "VirDomainNetDevice",
+    Node = "Node",
+    Cluster = "Cluster",
+    Condition = "Condition",
+    Drive = "Drive",
+    VirtualDisk = "VirtualDisk",
+    Iso = "ISO",
+    User = "User",
+    Role = "Role",
+    TaskTag = "TaskTag",
+);
 
 /// Removes `null` members from JSON objects (recursively) so `#[serde(default)]` applies to them.
 pub(crate) fn strip_nulls(value: &mut serde_json::Value) {
@@ -1045,10 +1157,10 @@ mod tests {
     #[test]
     fn placeholders_fill_in_order() {
         assert_eq!(
-            fill_placeholders("a %@ b %@ c %@", &["1".into(), "2".into()]),
+            fill_placeholders("a %@ b %@ c %@", &["1".into(), "2".into()], PLACEHOLDER),
             "a 1 b 2 c %@"
         );
-        assert_eq!(fill_placeholders("plain", &[]), "plain");
+        assert_eq!(fill_placeholders("plain", &[], PLACEHOLDER), "plain");
     }
 
     #[test]

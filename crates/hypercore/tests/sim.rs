@@ -426,6 +426,37 @@ async fn task_wait_times_out() {
 }
 
 #[tokio::test]
+async fn a_cancelled_wait_stops_but_the_task_goes_on() {
+    let mut cfg = sim_config();
+    cfg.task_duration = Duration::from_secs(60);
+    let sim = start(cfg).await;
+    let client = client_for(&sim);
+    let uuid = vm_in_state(&client, VmState::Shutoff).await;
+    let result = client.vm_action(&uuid, VmAction::Start).await.unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        trigger.cancel();
+    });
+    let started = std::time::Instant::now();
+    let mut reports = 0;
+    let err = client
+        .wait_task_reporting(&result.task_tag, waits().with_cancel(cancel), |_| {
+            reports += 1;
+            std::future::ready(())
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(reports >= 1);
+    let task = client.task(&result.task_tag).await.unwrap().unwrap();
+    assert!(task.is_pending(), "{task:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn shutdown_waits_for_shutoff() {
     let sim = start(sim_config()).await;
     let client = client_for(&sim);
@@ -436,12 +467,17 @@ async fn shutdown_waits_for_shutoff() {
         .await
         .unwrap();
     let vm = client
-        .wait_vm_state(&uuid, VmState::Shutdown, Duration::from_secs(20), FAST)
+        .wait_vm_state(&uuid, VmState::Shutdown, waits(), |_| {})
         .await
         .unwrap();
     assert_eq!(vm.state, VmState::Shutoff);
     let err = client
-        .wait_vm_state("no-such-vm", VmState::Running, Duration::from_secs(1), FAST)
+        .wait_vm_state(
+            "no-such-vm",
+            VmState::Running,
+            WaitOptions::new(Duration::from_secs(1)).with_poll_interval(FAST),
+            |_| {},
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");

@@ -152,6 +152,7 @@ fn copy_error(e: &hypercore::Error) -> hypercore::Error {
             what: what.clone(),
             after: *after,
         },
+        E::Cancelled { what } => E::Cancelled { what: what.clone() },
         E::Task { tag, message } => E::Task {
             tag: tag.clone(),
             message: message.clone(),
