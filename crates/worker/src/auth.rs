@@ -12,7 +12,7 @@ use hyperfed_http::bearer::bearer;
 use hyperfed_protocol::{CallClaims, Secret};
 use serde_json::json;
 
-use crate::tools::WorkerState;
+use crate::state::WorkerState;
 
 /// What the auth middleware checks against.
 #[derive(Clone)]

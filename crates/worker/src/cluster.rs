@@ -1,12 +1,14 @@
-//! The worker's view of its cluster: JSON reads through the shared HyperCore client (so tool
-//! output keeps every wire field the model may need), a short-lived shared cache of whole
-//! collections with request coalescing, and the typed client for mutations.
+//! The worker's view of its cluster: typed reads of whole collections through the shared
+//! HyperCore client, kept in a short-lived shared cache with request coalescing (a collection
+//! is parsed again only when the cluster's answer changed), typed single-record reads, raw
+//! requests for `api_request`, and the typed client for mutations and waits.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hypercore::{Client, RawBody};
+use hypercore::{Client, Collection, RawBody};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
@@ -14,7 +16,10 @@ use tokio::sync::OnceCell;
 pub const DEFAULT_READ_CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// A whole collection as parsed once and shared by every reader.
-pub type Records = Arc<Vec<Value>>;
+pub type Records<T> = Arc<Vec<T>>;
+
+/// A parsed collection of some record type (the collection's path says which).
+type AnyRecords = Arc<dyn Any + Send + Sync>;
 
 /// HTTP methods `api_request` may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +56,7 @@ pub struct Cluster {
 }
 
 /// How a collection read ended: when and what it read, or why it failed.
-type Outcome = Result<(Instant, Records), Arc<hypercore::Error>>;
+type Outcome = Result<(Instant, AnyRecords), Arc<hypercore::Error>>;
 
 /// One upstream collection GET that concurrent readers share; its outcome stays readable
 /// until the TTL passes or the cache is invalidated.
@@ -60,14 +65,14 @@ struct Flight {
     outcome: OnceCell<Outcome>,
 }
 
-/// Collection reads by name. Invalidation drops every entry (finished or in flight), so a
+/// Collection reads by path. Invalidation drops every entry (finished or in flight), so a
 /// read that starts afterwards always asks the cluster again.
 struct ReadCache {
     ttl: Duration,
-    flights: Mutex<HashMap<String, Arc<Flight>>>,
+    flights: Mutex<HashMap<&'static str, Arc<Flight>>>,
     /// The last parse of each collection with the fingerprint of the bytes it came from: most
     /// collections answer the same bytes poll after poll, and those are not parsed again.
-    parsed: Mutex<HashMap<String, (Fingerprint, Records)>>,
+    parsed: Mutex<HashMap<&'static str, (Fingerprint, AnyRecords)>>,
 }
 
 /// Length and SipHash of a response body.
@@ -77,29 +82,29 @@ struct Fingerprint(usize, u64);
 impl Fingerprint {
     fn of(bytes: &[u8]) -> Self {
         use std::hash::Hasher as _;
-        let mut h = std::hash::DefaultHasher::new();
-        h.write(bytes);
-        Fingerprint(bytes.len(), h.finish())
+        let mut hasher = std::hash::DefaultHasher::new();
+        hasher.write(bytes);
+        Fingerprint(bytes.len(), hasher.finish())
     }
 }
 
 impl ReadCache {
     /// The flight a reader of `collection` should join: a fresh cached one, the one in the air,
     /// or a new one.
-    fn flight(&self, collection: &str) -> Arc<Flight> {
+    fn flight(&self, collection: &'static str) -> Arc<Flight> {
         let Ok(mut map) = self.flights.lock() else {
             return Arc::new(Flight::default());
         };
-        if let Some(f) = map.get(collection) {
-            match f.outcome.get() {
-                None => return f.clone(),
-                Some(Ok((at, _))) if at.elapsed() < self.ttl => return f.clone(),
+        if let Some(flight) = map.get(collection) {
+            match flight.outcome.get() {
+                None => return flight.clone(),
+                Some(Ok((at, _))) if at.elapsed() < self.ttl => return flight.clone(),
                 Some(_) => {}
             }
         }
-        let f = Arc::new(Flight::default());
-        map.insert(collection.to_owned(), f.clone());
-        f
+        let flight = Arc::new(Flight::default());
+        map.insert(collection, flight.clone());
+        flight
     }
 
     fn clear(&self) {
@@ -225,69 +230,61 @@ impl Cluster {
         &self.client
     }
 
-    /// Every record of a collection (`GET /rest/v1/{collection}`), at most the read cache's
+    /// Every record of collection `T` (`GET /rest/v1/{T::PATH}`), at most the read cache's
     /// TTL old; concurrent callers share one request and one parsed result.
-    pub async fn get_all(&self, collection: &str) -> Result<Records, hypercore::Error> {
-        let flight = self.cache.flight(collection);
-        let outcome = flight
-            .outcome
-            .get_or_init(|| self.read_now(collection))
-            .await;
+    pub async fn list<T: Collection>(&self) -> Result<Records<T>, hypercore::Error> {
+        let flight = self.cache.flight(T::PATH);
+        let outcome = flight.outcome.get_or_init(|| self.read_now::<T>()).await;
         match outcome {
-            Ok((_, records)) => Ok(records.clone()),
+            Ok((_, records)) => {
+                records
+                    .clone()
+                    .downcast::<Vec<T>>()
+                    .map_err(|_| hypercore::Error::Decode {
+                        what: format!("/{}", T::PATH),
+                        message: "cached records of another type".into(),
+                    })
+            }
             Err(e) => Err(copy_error(e)),
         }
     }
 
     /// Reads a collection now; the time recorded is when the request started.
-    async fn read_now(&self, collection: &str) -> Outcome {
+    async fn read_now<T: Collection>(&self) -> Outcome {
         let started = Instant::now();
-        self.fetch_all(collection)
+        self.fetch_all::<T>()
             .await
-            .map(|items| (started, items))
+            .map(|records| (started, records))
             .map_err(Arc::new)
     }
 
     /// Every record of a collection, straight from the cluster (parsed again only when the
     /// cluster's answer differs from the last one).
-    async fn fetch_all(&self, collection: &str) -> Result<Records, hypercore::Error> {
+    async fn fetch_all<T: Collection>(&self) -> Result<AnyRecords, hypercore::Error> {
         let (status, bytes) = self
             .client
-            .raw_bytes(hypercore::Method::GET, collection, None)
+            .raw_bytes(hypercore::Method::GET, T::PATH, None)
             .await?;
         if !(200..300).contains(&status) {
-            return Err(status_error(status, &RawBody::decode(&bytes), collection));
+            return Err(status_error(status, &RawBody::decode(&bytes), T::PATH));
         }
         let print = Fingerprint::of(&bytes);
         if let Ok(parsed) = self.cache.parsed.lock()
-            && let Some((p, records)) = parsed.get(collection)
-            && *p == print
+            && let Some((known, records)) = parsed.get(T::PATH)
+            && *known == print
         {
             return Ok(records.clone());
         }
-        let records = match RawBody::decode(&bytes) {
-            RawBody::Json(Value::Array(items)) => Arc::new(items),
-            RawBody::Json(Value::Null) => Arc::new(Vec::new()),
-            RawBody::Json(other @ Value::Object(_)) => Arc::new(vec![other]),
-            _ => {
-                return Err(hypercore::Error::Decode {
-                    what: format!("/{collection}"),
-                    message: "expected a JSON array".into(),
-                });
-            }
-        };
+        let records: AnyRecords = Arc::new(hypercore::parse_records::<T>(&bytes, T::PATH)?);
         if let Ok(mut parsed) = self.cache.parsed.lock() {
-            parsed.insert(collection.to_owned(), (print, records.clone()));
+            parsed.insert(T::PATH, (print, records.clone()));
         }
         Ok(records)
     }
 
-    /// One record by id; `None` when HyperCore answers `[]` or 404.
-    pub async fn get_one(
-        &self,
-        collection: &str,
-        id: &str,
-    ) -> Result<Option<Value>, hypercore::Error> {
+    /// One record of `T` by id, always asked of the cluster; `None` when HyperCore answers
+    /// `[]` or 404, or the id could not name a record.
+    pub async fn get<T: Collection>(&self, id: &str) -> Result<Option<T>, hypercore::Error> {
         if id.is_empty()
             || !id
                 .chars()
@@ -296,19 +293,20 @@ impl Cluster {
         {
             return Ok(None);
         }
-        let path = format!("{collection}/{id}");
-        let resp = self.client.raw(hypercore::Method::GET, &path, None).await?;
-        if resp.status == 404 {
+        let path = format!("{}/{id}", T::PATH);
+        let (status, bytes) = self
+            .client
+            .raw_bytes(hypercore::Method::GET, &path, None)
+            .await?;
+        if status == 404 {
             return Ok(None);
         }
-        if !(200..300).contains(&resp.status) {
-            return Err(status_error(resp.status, &resp.body, collection));
+        if !(200..300).contains(&status) {
+            return Err(status_error(status, &RawBody::decode(&bytes), T::PATH));
         }
-        Ok(match resp.body {
-            RawBody::Json(Value::Array(items)) => items.into_iter().next(),
-            RawBody::Json(v @ Value::Object(_)) => Some(v),
-            _ => None,
-        })
+        Ok(hypercore::parse_records::<T>(&bytes, &path)?
+            .into_iter()
+            .next())
     }
 
     /// Any request under `/rest/v1`; the status and body come back as they are.

@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::handler::run_tool;
-use crate::tools::{ProgressSink, WorkerState};
+use crate::progress::ProgressReporter;
+use crate::state::WorkerState;
 
 /// The worker as a fast-path server.
 pub(crate) struct WorkerFastPath(pub Arc<WorkerState>);
@@ -38,7 +39,7 @@ impl FastPathServer for WorkerFastPath {
             Some(raw) => serde_json::from_str(raw.get()).ok()?,
             None => Map::new(),
         };
-        let progress = ProgressSink::none().with_cancel(cancel);
+        let progress = ProgressReporter::none().with_cancel(cancel);
         let result = run_tool(self.0.clone(), name.to_owned(), args, progress).await;
         serde_json::to_vec(&result).ok().map(Bytes::from)
     }

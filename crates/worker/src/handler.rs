@@ -13,7 +13,9 @@ use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler};
 use serde_json::{Map, Value};
 
-use crate::tools::{ProgressSink, WorkerState};
+use crate::progress::ProgressReporter;
+use crate::state::WorkerState;
+use crate::tools;
 
 /// URI of the cluster summary resource.
 pub const RESOURCE_STATUS: &str = "hypercore://cluster/status";
@@ -43,7 +45,7 @@ pub(crate) async fn run_tool(
     state: Arc<WorkerState>,
     name: String,
     args: Map<String, Value>,
-    progress: ProgressSink,
+    progress: ProgressReporter,
 ) -> CallToolResult {
     let outcome = tokio::spawn(async move { state.call_tool(&name, args, progress).await })
         .await
@@ -77,12 +79,13 @@ impl ServerHandler for WorkerMcp {
             env!("CARGO_PKG_VERSION"),
         ))
         .with_instructions(format!(
-            "Tools for one SCALE Computing HyperCore cluster{}. Start with cluster_info or vm_list. Actions wait for their task by default. Destructive tools (vm_stop, vm_reset, vm_nmi, snapshot_delete) first return a preview and a confirm_token; repeat the same call with confirm_token to execute.",
+            "Tools for one SCALE Computing HyperCore cluster{}. Start with cluster_info or vm_list. Actions wait for their task by default. Destructive tools ({}) first return a preview and a confirm_token; repeat the same call with confirm_token to execute.",
             if id.name.is_empty() {
                 String::new()
             } else {
                 format!(" ('{}', icosVersion {})", id.name, id.icos_version)
-            }
+            },
+            tools::always_destructive()
         ))
     }
 
@@ -112,8 +115,8 @@ impl ServerHandler for WorkerMcp {
         }
         let args: Map<String, Value> = request.arguments.unwrap_or_default();
         let progress = match context.meta.get_progress_token() {
-            Some(token) => ProgressSink::new(context.peer.clone(), token),
-            None => ProgressSink::none(),
+            Some(token) => ProgressReporter::new(context.peer.clone(), token),
+            None => ProgressReporter::none(),
         }
         .with_cancel(context.ct.clone());
         Ok(run_tool(
@@ -153,11 +156,10 @@ impl ServerHandler for WorkerMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let uri = request.uri.as_str();
-        let empty = Map::new();
         let value = match uri {
-            RESOURCE_STATUS => self.state.cluster_info().await,
-            RESOURCE_VMS => self.state.vm_list(&empty).await,
-            RESOURCE_CONDITIONS => self.state.condition_list(&empty).await,
+            RESOURCE_STATUS => self.state.read("cluster_info").await,
+            RESOURCE_VMS => self.state.read("vm_list").await,
+            RESOURCE_CONDITIONS => self.state.read("condition_list").await,
             other => {
                 return Err(ErrorData::resource_not_found(
                     format!(

@@ -10,7 +10,7 @@ use rand::Rng as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::JoinConfig;
-use crate::tools::WorkerState;
+use crate::state::WorkerState;
 
 const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);

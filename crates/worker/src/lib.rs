@@ -17,8 +17,10 @@ pub mod error;
 mod fast_path;
 pub mod handler;
 mod join;
+pub mod progress;
 pub mod rest;
 pub mod server;
+pub mod state;
 mod tls;
 pub mod tools;
 

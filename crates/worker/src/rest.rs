@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use crate::tools::{ProgressSink, WorkerState};
+use crate::progress::ProgressReporter;
+use crate::state::WorkerState;
 
 type Shared = Arc<WorkerState>;
 
@@ -52,7 +53,7 @@ fn tool_error_status(message: &str) -> StatusCode {
 }
 
 async fn run(state: &WorkerState, tool: &str, args: Map<String, Value>) -> Response {
-    match state.call_tool(tool, args, ProgressSink::none()).await {
+    match state.call_tool(tool, args, ProgressReporter::none()).await {
         Ok(v) => Json(v).into_response(),
         Err(m) => error(tool_error_status(&m), m),
     }
@@ -122,7 +123,7 @@ async fn call_tool(
 }
 
 async fn status(State(state): State<Shared>) -> Response {
-    match state.cluster_info().await {
+    match state.read("cluster_info").await {
         Ok(v) => Json(v).into_response(),
         Err(m) => error(StatusCode::BAD_GATEWAY, m),
     }
@@ -138,7 +139,10 @@ async fn vms(State(state): State<Shared>, Query(q): Query<HashMap<String, String
         };
         args.insert(k, value);
     }
-    match state.call_tool("vm_list", args, ProgressSink::none()).await {
+    match state
+        .call_tool("vm_list", args, ProgressReporter::none())
+        .await
+    {
         Ok(v) => Json(v).into_response(),
         Err(m) if m.contains("is unavailable right now") => error(StatusCode::BAD_GATEWAY, m),
         Err(m) => error(StatusCode::BAD_REQUEST, m),

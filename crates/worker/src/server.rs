@@ -25,8 +25,9 @@ use crate::error::WorkerError;
 use crate::handler::WorkerMcp;
 use crate::join::Joiner;
 use crate::rest;
+use crate::state::WorkerState;
 use crate::tls;
-use crate::tools::WorkerState;
+use crate::tools;
 
 /// A running worker; call [`WorkerHandle::shutdown`] to stop it.
 pub struct WorkerHandle {
@@ -149,7 +150,10 @@ async fn connect(
         .map_err(|e| WorkerError::Config(format!("cluster connection settings: {e}")))?;
     let state = Arc::new(WorkerState {
         cluster: Cluster::with_read_cache_ttl(client, config.read_cache_ttl),
-        catalog: Catalog::new(config.read_only, config.allow_raw_writes),
+        catalog: Catalog::new(
+            tools::all_tools(config.allow_raw_writes && !config.read_only),
+            config.read_only,
+        ),
         confirmations: Confirmations::new(config.confirm_ttl),
         identity: RwLock::new(Default::default()),
         alias: Arc::new(RwLock::new(None)),

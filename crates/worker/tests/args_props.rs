@@ -3,7 +3,8 @@
 //! value the schema allows) or fails with a message naming the tool and that argument.
 
 use hyperfed_worker::args::validate;
-use hyperfed_worker::catalog::{ToolDef, all_tools};
+use hyperfed_worker::catalog::ToolDef;
+use hyperfed_worker::tools::all_tools;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 

@@ -94,7 +94,10 @@ async fn read_results_are_unchanged() {
     let running = vm_in_state(&truth, "RUNNING");
     let running = running["uuid"].as_str().unwrap();
     let snapshots = ok(&client, "snapshot_list", json!({})).await;
-    let snapshot = snapshots["snapshots"][0]["uuid"].as_str().unwrap_or("").to_owned();
+    let snapshot = snapshots["snapshots"][0]["uuid"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     let node = truth["nodes"][0]["uuid"].as_str().unwrap_or("").to_owned();
     let calls: Vec<(&str, Value)> = vec![
         ("cluster_info", json!({})),
@@ -106,13 +109,22 @@ async fn read_results_are_unchanged() {
         ("vm_get", json!({"vm": uuid})),
         ("vm_get", json!({"vm": name})),
         ("vm_get", json!({"vm": "no-such-vm"})),
-        ("vm_get", json!({"vm": "00000000-0000-0000-0000-00000000000z"})),
-        ("vm_get", json!({"vm": "00000000-0000-0000-0000-000000000000"})),
+        (
+            "vm_get",
+            json!({"vm": "00000000-0000-0000-0000-00000000000z"}),
+        ),
+        (
+            "vm_get",
+            json!({"vm": "00000000-0000-0000-0000-000000000000"}),
+        ),
         ("snapshot_list", json!({})),
         ("snapshot_list", json!({"vm": uuid})),
         ("condition_list", json!({})),
         ("condition_list", json!({"all": true})),
-        ("condition_list", json!({"all": true, "severity": "WARNING"})),
+        (
+            "condition_list",
+            json!({"all": true, "severity": "WARNING"}),
+        ),
         ("drive_list", json!({})),
         ("drive_list", json!({"unhealthy": true})),
         ("drive_list", json!({"node": node})),
@@ -126,9 +138,15 @@ async fn read_results_are_unchanged() {
         ("task_status", json!({"task_tag": "999999"})),
         ("task_status", json!({"task_tag": "../x"})),
         ("ping", json!({})),
-        ("api_search", json!({"query": "snapshot schedule", "limit": 5})),
+        (
+            "api_search",
+            json!({"query": "snapshot schedule", "limit": 5}),
+        ),
         ("api_request", json!({"path": "/Cluster"})),
-        ("api_request", json!({"method": "DELETE", "path": "/VirDomainSnapshot/x"})),
+        (
+            "api_request",
+            json!({"method": "DELETE", "path": "/VirDomainSnapshot/x"}),
+        ),
         ("vm_stop", json!({"vm": running})),
         ("vm_reset", json!({"vm": running})),
         ("vm_nmi", json!({"vm": running})),

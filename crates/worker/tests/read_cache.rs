@@ -364,18 +364,23 @@ async fn an_unchanged_collection_is_not_parsed_again() {
         .unwrap(),
         Duration::ZERO,
     );
-    let first = cluster.get_all("VirDomain").await.unwrap();
-    let again = cluster.get_all("VirDomain").await.unwrap();
+    let first = cluster.list::<hypercore::model::VirDomain>().await.unwrap();
+    let again = cluster.list::<hypercore::model::VirDomain>().await.unwrap();
     assert!(Arc::ptr_eq(&first, &again), "same bytes, same parse");
     let vm = vm_in_state(&truth(&worker), "RUNNING");
     let uuid = vm["uuid"].as_str().unwrap();
     stop_behind_the_back(&worker, uuid).await;
-    let after = cluster.get_all("VirDomain").await.unwrap();
+    let after = cluster.list::<hypercore::model::VirDomain>().await.unwrap();
     assert!(
         !Arc::ptr_eq(&first, &after),
         "changed bytes are parsed again"
     );
-    let state = after.iter().find(|v| v["uuid"] == uuid).unwrap()["state"].clone();
+    let state = after
+        .iter()
+        .find(|v| v.uuid == uuid)
+        .unwrap()
+        .state
+        .as_str();
     assert_eq!(state, "SHUTOFF");
     worker.shutdown().await;
 }

@@ -1,163 +1,135 @@
-//! What each tool does, transport-neutral: MCP and REST both call
-//! [`WorkerState::call_tool`]. Reads live in `reads`, power actions in `power`, snapshot /
-//! clone / export and the shared confirm-and-wait steps in `actions`, the API discovery
-//! tools in `discovery`, and the JSON shaping of HyperCore records in `shape`.
+//! The worker's tools. Each tool is one unit in its own file (or a small family's file): its
+//! declaration and its handler, plus the preview of a destructive one, exported as a
+//! [`ToolSpec`]. [`TOOLS`] lists them in `tools/list` order; dispatch, read-only filtering, the
+//! confirmation gate and the server instructions are all derived from it and the declared
+//! annotations. MCP and REST both call [`WorkerState::call_tool`].
 
-mod actions;
-mod discovery;
-mod power;
-mod reads;
-mod shape;
+mod action;
+mod api_request;
+mod api_search;
+mod block_device_list;
+mod call;
+mod cluster_info;
+mod condition_list;
+mod drive_list;
+mod iso_list;
+mod network_device_list;
+mod node_list;
+mod ping;
+mod resolve;
+mod rows;
+mod schema;
+mod snapshot_create;
+mod snapshot_delete;
+mod snapshot_list;
+mod task_status;
+mod user_list;
+mod virtual_disk_list;
+mod vm_clone;
+mod vm_export;
+mod vm_get;
+mod vm_list;
+mod vm_power;
+mod vm_stats;
 
-use std::time::Duration;
+use std::sync::LazyLock;
 
-use rmcp::model::{ProgressNotificationParam, ProgressToken};
-use rmcp::service::{Peer, RoleServer};
-use serde_json::{Map, Value, json};
-use tokio_util::sync::CancellationToken;
+use futures::future::BoxFuture;
+use serde_json::{Map, Value};
 
 use crate::args;
-use crate::catalog::Catalog;
-use crate::cluster::Cluster;
-use crate::confirm::Confirmations;
-use power::Power;
-use shape::{block_row, iso_row, nic_row, s, str_arg, virtual_disk_row, vm_full};
+use crate::catalog::ToolDef;
+use crate::progress::ProgressReporter;
+use crate::state::WorkerState;
+pub(crate) use call::ToolCall;
 
 /// A tool failure the model should read (becomes an `isError` result).
 pub type ToolResult = Result<Value, String>;
 
-/// Where progress notifications go while an action waits, if the caller asked for them,
-/// and the caller's cancellation (a cancelled request stops waiting, not the task).
-#[derive(Clone, Default)]
-pub struct ProgressSink {
-    target: Option<(Peer<RoleServer>, ProgressToken)>,
-    cancel: Option<CancellationToken>,
+/// Runs one call of a tool.
+pub(crate) type Handler = for<'a> fn(ToolCall<'a>) -> BoxFuture<'a, ToolResult>;
+
+/// One tool: its name, its declaration and its handler.
+pub(crate) struct ToolSpec {
+    /// The tool's name, as its declaration has it.
+    pub name: &'static str,
+    /// Builds the declaration; the flag says whether raw writes are allowed.
+    pub declare: fn(bool) -> ToolDef,
+    /// Runs one call (a destructive tool passes [`ToolCall::confirm`] before it changes anything).
+    pub run: Handler,
 }
 
-impl ProgressSink {
-    /// A sink that reports to `peer` under `token`.
-    pub fn new(peer: Peer<RoleServer>, token: ProgressToken) -> Self {
-        ProgressSink {
-            target: Some((peer, token)),
-            cancel: None,
-        }
-    }
+/// Every tool the worker knows, in `tools/list` order.
+pub(crate) const TOOLS: &[ToolSpec] = &[
+    cluster_info::SPEC,
+    node_list::SPEC,
+    vm_list::SPEC,
+    vm_get::SPEC,
+    vm_stats::SPEC,
+    snapshot_list::SPEC,
+    condition_list::SPEC,
+    drive_list::SPEC,
+    virtual_disk_list::SPEC,
+    iso_list::SPEC,
+    user_list::SPEC,
+    network_device_list::SPEC,
+    block_device_list::SPEC,
+    task_status::SPEC,
+    ping::SPEC,
+    api_search::SPEC,
+    api_request::SPEC,
+    vm_power::VM_START,
+    vm_power::VM_SHUTDOWN,
+    vm_power::VM_STOP,
+    vm_power::VM_REBOOT,
+    vm_power::VM_RESET,
+    vm_power::VM_MIGRATE,
+    vm_power::VM_PAUSE,
+    vm_power::VM_NMI,
+    snapshot_create::SPEC,
+    snapshot_delete::SPEC,
+    vm_clone::SPEC,
+    vm_export::SPEC,
+];
 
-    /// Stops waiting when `cancel` fires (the MCP request was cancelled).
-    pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
-        self.cancel = Some(cancel);
-        self
-    }
-
-    /// Sleeps for `d`; false when the caller cancelled meanwhile.
-    pub(super) async fn pause(&self, d: Duration) -> bool {
-        match &self.cancel {
-            Some(c) => tokio::select! {
-                _ = c.cancelled() => false,
-                _ = tokio::time::sleep(d) => true,
-            },
-            None => {
-                tokio::time::sleep(d).await;
-                true
-            }
-        }
-    }
-
-    /// A sink that drops everything (REST, or no progressToken).
-    pub fn none() -> Self {
-        ProgressSink::default()
-    }
-
-    pub(super) async fn report(&self, progress: f64, message: String) {
-        if let Some((peer, token)) = &self.target {
-            let param = ProgressNotificationParam::new(token.clone(), progress)
-                .with_total(100.0)
-                .with_message(message);
-            // A client that went away must not fail the action itself.
-            let _ = peer.notify_progress(param).await;
-        }
-    }
+/// Every tool's declaration, in listing order; `allow_raw_writes` shapes `api_request`.
+pub fn all_tools(allow_raw_writes: bool) -> Vec<ToolDef> {
+    TOOLS
+        .iter()
+        .map(|spec| (spec.declare)(allow_raw_writes))
+        .collect()
 }
 
-/// Held while one action runs on the cluster (submission until its task ends).
-pub(crate) type ActionGuard = tokio::sync::OwnedMutexGuard<()>;
-
-/// The cluster's identity, learned at startup.
-#[derive(Debug, Clone, Default)]
-pub struct ClusterIdentity {
-    /// Cluster uuid.
-    pub uuid: String,
-    /// clusterName.
-    pub name: String,
-    /// icosVersion.
-    pub icos_version: String,
+/// The tools that are destructive in every mode, as the server instructions name them.
+pub(crate) fn always_destructive() -> &'static str {
+    static NAMES: LazyLock<String> = LazyLock::new(|| {
+        all_tools(false)
+            .iter()
+            .filter(|def| def.destructive)
+            .map(|def| def.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    &NAMES
 }
 
-/// Shared state behind every MCP session and REST request.
-pub struct WorkerState {
-    pub(crate) cluster: Cluster,
-    pub(crate) catalog: Catalog,
-    pub(crate) confirmations: Confirmations,
-    pub(crate) identity: std::sync::RwLock<ClusterIdentity>,
-    pub(crate) alias: std::sync::Arc<std::sync::RwLock<Option<String>>>,
-    pub(crate) action_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
-    pub(crate) wait_timeout: Duration,
-    pub(crate) poll_interval: Duration,
-    pub(crate) openapi: tokio::sync::OnceCell<Value>,
+fn spec(name: &str) -> Option<&'static ToolSpec> {
+    TOOLS.iter().find(|spec| spec.name == name)
 }
 
 impl WorkerState {
-    /// The cluster identity (uuid, name, version) as known now.
-    pub fn identity(&self) -> ClusterIdentity {
-        self.identity.read().map(|g| g.clone()).unwrap_or_default()
-    }
-
-    /// How errors name this cluster: the hub alias while joined, else the cluster name.
-    pub fn cluster_label(&self) -> String {
-        if let Some(alias) = self.alias.read().ok().and_then(|g| g.clone()) {
-            return alias;
-        }
-        let name = self.identity().name;
-        if name.is_empty() {
-            "this cluster".to_owned()
-        } else {
-            name
-        }
-    }
-
-    /// A HyperCore failure as a message that names the cluster.
-    pub(crate) fn cluster_err(&self, e: hypercore::Error) -> String {
-        shape::cluster_err(&self.cluster_label(), e)
-    }
-
-    /// Re-reads the cluster identity from `/Cluster`.
-    pub async fn refresh_identity(&self) -> Result<ClusterIdentity, hypercore::Error> {
-        let list = self.cluster.get_all("Cluster").await?;
-        let c = list.first().cloned().unwrap_or(Value::Null);
-        let id = ClusterIdentity {
-            uuid: s(&c, "uuid"),
-            name: s(&c, "clusterName"),
-            icos_version: s(&c, "icosVersion"),
-        };
-        if let Ok(mut g) = self.identity.write() {
-            *g = id.clone();
-        }
-        Ok(id)
-    }
-
     /// Validates the arguments and runs tool `name` (which must be in the served catalog).
     pub async fn call_tool(
         &self,
         name: &str,
         args: Map<String, Value>,
-        progress: ProgressSink,
+        progress: ProgressReporter,
     ) -> ToolResult {
-        let Some(def) = self.catalog.get(name) else {
+        let (Some(def), Some(spec)) = (self.catalog.get(name), spec(name)) else {
             return Err(format!("unknown tool '{name}'"));
         };
         args::validate(name, &def.input, &args)?;
-        let known = self.identity.read().is_ok_and(|g| !g.uuid.is_empty());
-        if !known {
+        if !self.identity_known() {
             // The cluster was unreachable at startup; previews and tokens need its identity.
             let _ = self.refresh_identity().await;
         }
@@ -166,7 +138,13 @@ impl WorkerState {
         } else {
             tracing::info!(tool = name, "tool call");
         }
-        let out = self.dispatch(name, &args, &progress).await;
+        let call = ToolCall {
+            state: self,
+            def,
+            args: &args,
+            progress: &progress,
+        };
+        let out = (spec.run)(call).await;
         if !def.read_only {
             // Whatever this call changed (or may have changed) shows in the very next read.
             self.cluster.invalidate();
@@ -177,57 +155,82 @@ impl WorkerState {
         out
     }
 
-    async fn dispatch(
-        &self,
-        name: &str,
-        a: &Map<String, Value>,
-        progress: &ProgressSink,
-    ) -> ToolResult {
-        if let Some(p) = Power::from_tool(name) {
-            return self.power(p, name, a, progress).await;
+    /// Runs read-only tool `name` with no arguments, unchecked and unlogged (the MCP
+    /// resources and `GET /v1/status` show the same data as the tools).
+    pub async fn read(&self, name: &str) -> ToolResult {
+        let (Some(def), Some(spec)) = (self.catalog.get(name), spec(name)) else {
+            return Err(format!("unknown tool '{name}'"));
+        };
+        let args = Map::new();
+        let progress = ProgressReporter::none();
+        let call = ToolCall {
+            state: self,
+            def,
+            args: &args,
+            progress: &progress,
+        };
+        (spec.run)(call).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    #[test]
+    fn names_and_annotations_are_sound() {
+        let defs = all_tools(false);
+        assert!(defs.len() >= 29);
+        let mut names = std::collections::HashSet::new();
+        for (d, spec) in defs.iter().zip(TOOLS) {
+            assert_eq!(d.name, spec.name, "a spec's name and its declaration agree");
+            assert!(
+                !d.name.is_empty()
+                    && d.name.len() <= 30
+                    && d.name
+                        .bytes()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_'),
+                "{}",
+                d.name
+            );
+            assert!(names.insert(d.name), "duplicate {}", d.name);
+            assert!(
+                d.description.len() > 40,
+                "{} needs a real description",
+                d.name
+            );
+            assert!(!(d.read_only && d.destructive), "{}", d.name);
+            if d.destructive {
+                assert!(
+                    d.input["properties"].get("confirm_token").is_some(),
+                    "{} is destructive but takes no confirm_token",
+                    d.name
+                );
+            }
         }
-        match name {
-            "cluster_info" => self.cluster_info().await,
-            "node_list" => self.node_list().await,
-            "vm_list" => self.vm_list(a).await,
-            "vm_get" => {
-                let vm = self
-                    .resolve_vm(str_arg(a, "vm").unwrap_or_default())
-                    .await?;
-                Ok(json!({"vm": vm_full(&vm)}))
-            }
-            "vm_stats" => self.vm_stats(a).await,
-            "snapshot_list" => self.snapshot_list(a).await,
-            "condition_list" => self.condition_list(a).await,
-            "drive_list" => self.drive_list(a).await,
-            "virtual_disk_list" => {
-                self.simple_list("VirtualDisk", "virtual_disks", virtual_disk_row)
-                    .await
-            }
-            "iso_list" => self.simple_list("ISO", "isos", iso_row).await,
-            "user_list" => self.user_list().await,
-            "network_device_list" => {
-                let (collection, key) = ("VirDomainNetDevice", "network_devices");
-                self.device_list(a, collection, "netDevs", key, nic_row)
-                    .await
-            }
-            "block_device_list" => {
-                let (collection, key) = ("VirDomainBlockDevice", "block_devices");
-                self.device_list(a, collection, "blockDevs", key, block_row)
-                    .await
-            }
-            "task_status" => {
-                self.task_status(str_arg(a, "task_tag").unwrap_or_default())
-                    .await
-            }
-            "ping" => self.ping().await,
-            "api_search" => self.api_search(a).await,
-            "api_request" => self.api_request(a).await,
-            "snapshot_create" => self.snapshot_create(a, progress).await,
-            "snapshot_delete" => self.snapshot_delete(a, progress).await,
-            "vm_clone" => self.vm_clone(a, progress).await,
-            "vm_export" => self.vm_export(a, progress).await,
-            other => Err(format!("tool '{other}' is not implemented")),
-        }
+        let destructive: Vec<&str> = defs
+            .iter()
+            .filter(|d| d.destructive)
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(
+            destructive,
+            ["vm_stop", "vm_reset", "vm_nmi", "snapshot_delete"]
+        );
+        assert_eq!(
+            always_destructive(),
+            "vm_stop, vm_reset, vm_nmi, snapshot_delete"
+        );
+    }
+
+    #[test]
+    fn read_only_catalog_has_only_reads() {
+        let c = Catalog::new(all_tools(false), true);
+        assert!(c.defs().iter().all(|d| d.read_only));
+        assert!(c.get("api_request").is_some());
+        assert!(c.get("vm_stop").is_none());
+        let w = Catalog::new(all_tools(true), false);
+        assert!(w.get("api_request").is_some_and(|d| d.destructive));
     }
 }

@@ -1,0 +1,46 @@
+//! `iso_list`: ISO images on the cluster, whether they can be inserted, and where they are.
+
+use hypercore::model::Iso;
+use serde_json::{Value, json};
+
+use super::schema::{input, list_output, read_tool};
+use super::{ToolCall, ToolResult, ToolSpec};
+
+/// `iso_list`.
+pub(super) const SPEC: ToolSpec = ToolSpec {
+    name: "iso_list",
+    declare: |_| {
+        read_tool(
+            "iso_list",
+            "List ISO images",
+            "Lists ISO images stored on the cluster with size, whether they are ready to insert, and which VMs have them mounted.",
+            input(json!({}), &[]),
+            list_output("isos", json!({"type": "object"})),
+        )
+    },
+    run: |call| Box::pin(run(call)),
+};
+
+async fn run(call: ToolCall<'_>) -> ToolResult {
+    let isos = call
+        .state
+        .cluster
+        .list::<Iso>()
+        .await
+        .map_err(|e| call.cluster_err(e))?;
+    let rows: Vec<Value> = isos
+        .iter()
+        .map(|iso| {
+            json!({
+                "uuid": iso.uuid,
+                "name": iso.name,
+                "size_bytes": iso.size,
+                "ready_for_insert": iso.ready_for_insert,
+                "path": iso.path,
+                // The wire records as they are (vmUUID, vmName).
+                "mounts": iso.mounts,
+            })
+        })
+        .collect();
+    Ok(json!({"count": rows.len(), "isos": rows}))
+}

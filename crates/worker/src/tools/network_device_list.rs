@@ -1,0 +1,50 @@
+//! `network_device_list`: VM network interfaces, of one VM or all.
+
+use hypercore::model::VirDomainNetDevice;
+use serde_json::{Value, json};
+
+use super::rows::nic_row;
+use super::schema::{input, list_output, read_tool, vm_arg};
+use super::{ToolCall, ToolResult, ToolSpec};
+
+/// `network_device_list`.
+pub(super) const SPEC: ToolSpec = ToolSpec {
+    name: "network_device_list",
+    declare: |_| {
+        read_tool(
+            "network_device_list",
+            "List VM network interfaces",
+            "Lists VM network interfaces (NIC type, VLAN, MAC address, connected, guest-reported IPv4 addresses). Give vm for one VM's NICs.",
+            input(json!({"vm": vm_arg()}), &[]),
+            list_output("network_devices", json!({"type": "object"})),
+        )
+    },
+    run: |call| Box::pin(run(call)),
+};
+
+async fn run(call: ToolCall<'_>) -> ToolResult {
+    let rows: Vec<Value> = match call.str_arg("vm") {
+        // One VM's NICs come embedded in its record, stamped with its uuid.
+        Some(key) => {
+            let vm = call.resolve_vm(key).await?;
+            vm.net_devs
+                .iter()
+                .map(|nic| {
+                    let mut row = nic_row(nic);
+                    row["vm_uuid"] = json!(vm.uuid);
+                    row
+                })
+                .collect()
+        }
+        None => call
+            .state
+            .cluster
+            .list::<VirDomainNetDevice>()
+            .await
+            .map_err(|e| call.cluster_err(e))?
+            .iter()
+            .map(nic_row)
+            .collect(),
+    };
+    Ok(json!({"count": rows.len(), "network_devices": rows}))
+}
