@@ -175,3 +175,49 @@ async fn read_results_are_unchanged() {
     client.cancel().await.unwrap();
     worker.shutdown().await;
 }
+
+#[tokio::test]
+async fn exactly_the_destructive_tools_ask_for_confirmation() {
+    let mut cfg = config();
+    cfg.allow_raw_writes = true;
+    let worker = hyperfed_worker::start(cfg).await.unwrap();
+    let client = mcp(&worker, TOKEN).await;
+    let truth = truth(&worker);
+    let running = vm_in_state(&truth, "RUNNING")["uuid"].clone();
+    let snapshots = ok(&client, "snapshot_list", json!({})).await;
+    let snapshot = snapshots["snapshots"][0]["uuid"].clone();
+    let destructive: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.annotations.as_ref().and_then(|a| a.destructive_hint) == Some(true))
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(
+        destructive,
+        [
+            "api_request",
+            "vm_stop",
+            "vm_reset",
+            "vm_nmi",
+            "snapshot_delete"
+        ]
+    );
+    for tool in &destructive {
+        let args = match tool.as_str() {
+            "api_request" => json!({"method": "POST", "path": "/VirDomain/action", "body": []}),
+            "snapshot_delete" => json!({"snapshot": snapshot}),
+            _ => json!({"vm": running}),
+        };
+        let preview = ok(&client, tool, args).await;
+        assert_eq!(preview["confirmation_required"], true, "{tool}: {preview}");
+        assert_eq!(preview["preview"]["tool"], tool.as_str());
+    }
+    // A non-destructive action runs at once.
+    let shutoff = vm_in_state(&truth, "SHUTOFF")["uuid"].clone();
+    let started = ok(&client, "vm_start", json!({"vm": shutoff, "wait": false})).await;
+    assert!(started.get("confirmation_required").is_none(), "{started}");
+    client.cancel().await.unwrap();
+    worker.shutdown().await;
+}
