@@ -252,7 +252,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         sessions.clone(),
         StreamableHttpServerConfig::default()
             .with_allowed_hosts(allowed.iter().cloned())
-            // Stateless (2026-07-28) calls, such as the hub's direct lane, get plain JSON.
+            // Stateless (2026-07-28) calls, such as the hub's stateless call, get plain JSON.
             .with_json_response(true)
             .with_cancellation_token(cancel.child_token()),
     );
