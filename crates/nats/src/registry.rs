@@ -1,0 +1,759 @@
+//! The fleet's registry in a JetStream key-value bucket (one per fleet, key = alias).
+//!
+//! A worker's [`Registrar`] stores a registration signed with a key derived from the join
+//! secret and re-signs it on every heartbeat; the bucket's `max_age` is the heartbeat expiry, and
+//! its limit markers make an expiry visible to watchers. Each hub replica runs a
+//! [`RegistryWatch`]: it verifies every entry (proof, skew window, nonce memory, no rollback),
+//! ignores and counts forged ones, and turns the rest into join / tools-changed / leave / expire
+//! events plus a shared map of live registrations and their reply keys.
+
+use async_nats::jetstream::kv::{self, Operation};
+use bytes::Bytes;
+use futures::StreamExt as _;
+use hyperfed_protocol::Secret;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::connect::NatsConnection;
+use crate::error::{SetupError, StoreError};
+use crate::sign::{
+    self, FleetKeys, Refusal, ReplayGuard, SKEW_MS, SessionKey, parse_id, random_id, unix_ms,
+};
+use crate::subject::{FleetName, check_token};
+
+/// Timing and placement of the registry bucket; every hub and worker of a fleet must agree.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// How often a worker re-signs and re-stores its registration.
+    pub heartbeat_interval: Duration,
+    /// After this long without a heartbeat an entry expires (the bucket's `max_age`).
+    pub expiry: Duration,
+    /// Stream replicas (1 on one server, 3 on a 3-node cluster).
+    pub replicas: usize,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            heartbeat_interval: Duration::from_secs(2),
+            expiry: Duration::from_secs(6),
+            replicas: 1,
+        }
+    }
+}
+
+impl RegistryConfig {
+    fn check(&self) -> Result<(), SetupError> {
+        if self.expiry < Duration::from_secs(1) || self.expiry.as_millis() > u128::from(SKEW_MS) {
+            return Err(SetupError::Config(format!(
+                "registry expiry must be between 1 s and {} s",
+                SKEW_MS / 1000
+            )));
+        }
+        if self.heartbeat_interval.is_zero() || self.heartbeat_interval >= self.expiry {
+            return Err(SetupError::Config(
+                "the heartbeat interval must be shorter than the registry expiry".into(),
+            ));
+        }
+        if self.replicas == 0 || self.replicas > 5 {
+            return Err(SetupError::Config(
+                "registry replicas must be 1 to 5".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Opens the fleet's registry bucket, creating it when absent.
+async fn open_bucket(
+    conn: &NatsConnection,
+    fleet: &FleetName,
+    config: &RegistryConfig,
+) -> Result<kv::Store, SetupError> {
+    config.check()?;
+    let js = conn.jetstream();
+    let bucket = fleet.registry_bucket();
+    let created = js
+        .create_key_value(kv::Config {
+            bucket: bucket.clone(),
+            description: format!("HyperFed fleet {fleet}: cluster registrations"),
+            history: 1,
+            max_age: config.expiry,
+            num_replicas: config.replicas,
+            storage: async_nats::jetstream::stream::StorageType::File,
+            // Expiry leaves a marker that watchers see, kept as long as one expiry.
+            limit_markers: Some(config.expiry.max(Duration::from_secs(1))),
+            ..Default::default()
+        })
+        .await;
+    match created {
+        Ok(store) => Ok(store),
+        // Already there (possibly made by another replica with other settings): use it.
+        Err(create_err) => js
+            .get_key_value(&bucket)
+            .await
+            .map_err(|_| SetupError::JetStream {
+                what: format!("KV bucket {bucket}"),
+                cause: create_err.to_string(),
+            }),
+    }
+}
+
+/// Who a worker registers: the cluster's alias, uuid and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterIdentity {
+    /// The alias (a subject token); the bucket key.
+    pub alias: String,
+    /// The cluster's uuid: its identity; a re-registration with the same uuid replaces the entry.
+    pub cluster_uuid: String,
+    /// The cluster's clusterName.
+    pub cluster_name: String,
+}
+
+/// One registration as stored in the bucket, signed with the fleet's registration key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    /// The alias (equals the bucket key).
+    pub alias: String,
+    /// The cluster's uuid.
+    pub cluster_uuid: String,
+    /// The cluster's clusterName.
+    pub cluster_name: String,
+    /// sha256 hex of the worker's tools/list result; a change means list_changed.
+    pub tools_hash: String,
+    /// Random per worker start; the worker's reply key is derived from it and the secret.
+    pub session: String,
+    /// Unix ms when this copy was signed (refreshed by each heartbeat).
+    pub timestamp_ms: u64,
+    /// Random, single use (32 hex digits).
+    pub nonce: String,
+    /// base64url HMAC over all the fields above and the fleet name.
+    pub proof: String,
+}
+
+impl Registration {
+    fn sign(keys: &FleetKeys, id: &ClusterIdentity, tools_hash: &str, session: &str) -> Self {
+        let mut r = Registration {
+            alias: id.alias.clone(),
+            cluster_uuid: id.cluster_uuid.clone(),
+            cluster_name: id.cluster_name.clone(),
+            tools_hash: tools_hash.to_owned(),
+            session: session.to_owned(),
+            timestamp_ms: unix_ms(),
+            nonce: random_id().1,
+            proof: String::new(),
+        };
+        r.proof = sign::sign(
+            keys.registration_key(),
+            &r.parts(keys).each_ref().map(|p| p.as_slice()),
+        );
+        r
+    }
+
+    fn parts(&self, keys: &FleetKeys) -> [Vec<u8>; 9] {
+        [
+            b"registration".to_vec(),
+            keys.fleet().as_str().as_bytes().to_vec(),
+            self.alias.as_bytes().to_vec(),
+            self.cluster_uuid.as_bytes().to_vec(),
+            self.cluster_name.as_bytes().to_vec(),
+            self.tools_hash.as_bytes().to_vec(),
+            self.session.as_bytes().to_vec(),
+            self.timestamp_ms.to_be_bytes().to_vec(),
+            self.nonce.as_bytes().to_vec(),
+        ]
+    }
+
+    /// Checks sizes, the key it is stored under and the proof (not freshness or replay).
+    fn verify_proof(&self, keys: &FleetKeys, key: &str) -> Result<(), Refusal> {
+        let sized = [
+            (&self.cluster_uuid, 128),
+            (&self.cluster_name, 256),
+            (&self.tools_hash, 128),
+            (&self.session, 64),
+            (&self.proof, 64),
+        ];
+        if self.alias != key
+            || parse_id(&self.nonce).is_none()
+            || sized.iter().any(|(v, max)| v.is_empty() || v.len() > *max)
+        {
+            return Err(Refusal::Malformed);
+        }
+        let parts = self.parts(keys);
+        if sign::verify(
+            keys.registration_key(),
+            &parts.each_ref().map(|p| p.as_slice()),
+            &self.proof,
+        ) {
+            Ok(())
+        } else {
+            Err(Refusal::Forged)
+        }
+    }
+
+    fn to_bytes(&self) -> Bytes {
+        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
+    }
+}
+
+/// A worker's registration in the fleet bucket, kept alive by heartbeats.
+pub struct Registrar {
+    store: kv::Store,
+    keys: Arc<FleetKeys>,
+    identity: ClusterIdentity,
+    session: String,
+    tools_hash: Mutex<String>,
+    revision: Mutex<u64>,
+    config: RegistryConfig,
+    conn: NatsConnection,
+}
+
+impl std::fmt::Debug for Registrar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registrar")
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registrar {
+    /// Claims the alias in the fleet bucket (refused when a live, authentic registration of
+    /// another cluster holds it) and stores the first signed registration.
+    pub async fn register(
+        conn: &NatsConnection,
+        fleet: &FleetName,
+        secret: &Secret,
+        identity: ClusterIdentity,
+        tools_hash: &str,
+        config: RegistryConfig,
+    ) -> Result<Self, StoreError> {
+        check_token("alias", &identity.alias)?;
+        let store = open_bucket(conn, fleet, &config).await?;
+        let registrar = Registrar {
+            store,
+            keys: Arc::new(FleetKeys::new(secret, fleet)),
+            identity,
+            session: random_id().1,
+            tools_hash: Mutex::new(tools_hash.to_owned()),
+            revision: Mutex::new(0),
+            config,
+            conn: conn.clone(),
+        };
+        registrar.claim().await?;
+        Ok(registrar)
+    }
+
+    /// The keys `serve` needs to verify calls and sign replies for this registration.
+    pub fn worker_keys(&self) -> WorkerKeys {
+        WorkerKeys {
+            alias: self.identity.alias.clone(),
+            session_key: self.keys.session_key(&self.identity.alias, &self.session),
+            fleet: self.keys.clone(),
+        }
+    }
+
+    /// The registered identity.
+    pub fn identity(&self) -> &ClusterIdentity {
+        &self.identity
+    }
+
+    /// The configured heartbeat interval.
+    pub fn heartbeat_interval(&self) -> Duration {
+        self.config.heartbeat_interval
+    }
+
+    fn record(&self) -> Registration {
+        let hash = self
+            .tools_hash
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_default();
+        Registration::sign(&self.keys, &self.identity, &hash, &self.session)
+    }
+
+    fn set_revision(&self, rev: u64) {
+        if let Ok(mut g) = self.revision.lock() {
+            *g = rev;
+        }
+    }
+
+    fn unavailable(&self, e: impl std::fmt::Display) -> StoreError {
+        match self.conn.ensure_connected() {
+            Err(crate::NatsLinkError::Disconnected { cause }) => StoreError::Disconnected(cause),
+            _ => StoreError::Unavailable(e.to_string()),
+        }
+    }
+
+    async fn claim(&self) -> Result<(), StoreError> {
+        let alias = &self.identity.alias;
+        match self.store.create(alias, self.record().to_bytes()).await {
+            Ok(rev) => {
+                self.set_revision(rev);
+                return Ok(());
+            }
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {}
+            Err(e) => return Err(self.unavailable(e)),
+        }
+        let entry = self
+            .store
+            .entry(alias.as_str())
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        let Some(entry) = entry else {
+            // Expired between the two calls: try once more from scratch.
+            let rev = self
+                .store
+                .create(alias, self.record().to_bytes())
+                .await
+                .map_err(|e| self.unavailable(e))?;
+            self.set_revision(rev);
+            return Ok(());
+        };
+        if entry.operation == Operation::Put
+            && let Ok(holder) = serde_json::from_slice::<Registration>(&entry.value)
+            && holder.verify_proof(&self.keys, alias).is_ok()
+            && holder.cluster_uuid != self.identity.cluster_uuid
+        {
+            return Err(StoreError::AliasTaken {
+                alias: alias.clone(),
+                cluster_name: holder.cluster_name,
+            });
+        }
+        // Our own earlier entry, a forged one, or a delete marker: take it over.
+        let rev = self
+            .store
+            .update(alias, self.record().to_bytes(), entry.revision)
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        self.set_revision(rev);
+        Ok(())
+    }
+
+    /// Re-signs and stores the registration (compare-and-set on the last revision; when someone
+    /// else wrote the key meanwhile, the alias is claimed again).
+    pub async fn heartbeat(&self) -> Result<(), StoreError> {
+        let last = self.revision.lock().map(|g| *g).unwrap_or(0);
+        match self
+            .store
+            .update(&self.identity.alias, self.record().to_bytes(), last)
+            .await
+        {
+            Ok(rev) => {
+                self.set_revision(rev);
+                Ok(())
+            }
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => self.claim().await,
+            Err(e) => Err(self.unavailable(e)),
+        }
+    }
+
+    /// Records a new tools hash and stores it at once (hubs see `ToolsChanged`).
+    pub async fn set_tools_hash(&self, tools_hash: &str) -> Result<(), StoreError> {
+        if let Ok(mut g) = self.tools_hash.lock() {
+            *g = tools_hash.to_owned();
+        }
+        self.heartbeat().await
+    }
+
+    /// Heartbeats every interval in a task until the returned handle is dropped; errors are
+    /// logged and retried, an alias taken by another cluster stops it.
+    pub fn spawn_heartbeats(self: &Arc<Self>) -> Heartbeats {
+        let me = self.clone();
+        Heartbeats(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(me.config.heartbeat_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match me.heartbeat().await {
+                    Ok(()) => {}
+                    Err(e @ StoreError::AliasTaken { .. }) => {
+                        tracing::error!(error = %e, "registration lost; heartbeats stop");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(alias = %me.identity.alias, error = %e, "heartbeat failed; retrying")
+                    }
+                }
+            }
+        }))
+    }
+
+    /// Removes the registration (hubs see `Left`); only if it is still ours.
+    pub async fn leave(&self) -> Result<(), StoreError> {
+        let last = self.revision.lock().map(|g| *g).unwrap_or(0);
+        match self
+            .store
+            .delete_expect_revision(&self.identity.alias, Some(last))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(()),
+            Err(e) => Err(self.unavailable(e)),
+        }
+    }
+}
+
+/// The heartbeat task of a [`Registrar`]; dropping it stops the heartbeats.
+#[derive(Debug)]
+pub struct Heartbeats(JoinHandle<()>);
+
+impl Drop for Heartbeats {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What a worker verifies calls and signs replies with; Debug is redacted.
+#[derive(Clone, Debug)]
+pub struct WorkerKeys {
+    pub(crate) alias: String,
+    pub(crate) fleet: Arc<FleetKeys>,
+    pub(crate) session_key: SessionKey,
+}
+
+impl WorkerKeys {
+    /// The alias these keys answer for.
+    pub fn alias(&self) -> &str {
+        &self.alias
+    }
+
+    /// The fleet these keys belong to.
+    pub fn fleet(&self) -> &FleetName {
+        self.fleet.fleet()
+    }
+}
+
+/// A change in the fleet, as seen by one hub replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryEvent {
+    /// A cluster joined, or its worker restarted (new session): (re)connect and list its tools.
+    Joined(Registration),
+    /// Same session, new tools hash: list its tools again.
+    ToolsChanged(Registration),
+    /// The worker removed its registration.
+    Left {
+        /// The alias.
+        alias: String,
+    },
+    /// Heartbeats stopped for longer than the expiry (or the entry was purged).
+    Expired {
+        /// The alias.
+        alias: String,
+    },
+}
+
+struct LiveEntry {
+    registration: Registration,
+    session_key: SessionKey,
+}
+
+/// The verified, live registrations of a fleet, shared by a [`RegistryWatch`] and callers.
+#[derive(Clone, Default)]
+pub struct LiveRegistrations(Arc<RwLock<HashMap<String, LiveEntry>>>);
+
+impl std::fmt::Debug for LiveRegistrations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LiveRegistrations({} live)", self.len())
+    }
+}
+
+impl LiveRegistrations {
+    /// Aliases of all live clusters, sorted.
+    pub fn aliases(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .0
+            .read()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// The live registration of one alias.
+    pub fn get(&self, alias: &str) -> Option<Registration> {
+        self.0
+            .read()
+            .ok()
+            .and_then(|m| m.get(alias).map(|e| e.registration.clone()))
+    }
+
+    /// How many clusters are live.
+    pub fn len(&self) -> usize {
+        self.0.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// True when no cluster is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn session_key(&self, alias: &str) -> Option<SessionKey> {
+        self.0
+            .read()
+            .ok()
+            .and_then(|m| m.get(alias).map(|e| e.session_key.clone()))
+    }
+
+    fn remove(&self, alias: &str) -> bool {
+        self.0
+            .write()
+            .map(|mut m| m.remove(alias).is_some())
+            .unwrap_or(false)
+    }
+}
+
+/// Counts of registry entries a watch refused, by reason.
+#[derive(Debug, Default)]
+pub struct RefusalCounts {
+    forged: AtomicU64,
+    replayed: AtomicU64,
+    stale: AtomicU64,
+    malformed: AtomicU64,
+}
+
+impl RefusalCounts {
+    /// Entries whose proof was not made with the fleet's secret.
+    pub fn forged(&self) -> u64 {
+        self.forged.load(Ordering::Relaxed)
+    }
+
+    /// Entries whose nonce was seen before, or older than the accepted one.
+    pub fn replayed(&self) -> u64 {
+        self.replayed.load(Ordering::Relaxed)
+    }
+
+    /// Entries signed outside the clock-skew window.
+    pub fn stale(&self) -> u64 {
+        self.stale.load(Ordering::Relaxed)
+    }
+
+    /// Entries that were not a registration at all.
+    pub fn malformed(&self) -> u64 {
+        self.malformed.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, r: Refusal) {
+        let c = match r {
+            Refusal::Forged => &self.forged,
+            Refusal::Replayed => &self.replayed,
+            Refusal::Stale => &self.stale,
+            Refusal::Malformed | Refusal::Overloaded => &self.malformed,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One hub replica's view of the fleet registry: verified events and the live map.
+pub struct RegistryWatch {
+    events: mpsc::Receiver<RegistryEvent>,
+    live: LiveRegistrations,
+    refused: Arc<RefusalCounts>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for RegistryWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RegistryWatch({:?})", self.live)
+    }
+}
+
+impl Drop for RegistryWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Verifies registry entries in order and keeps the live map.
+struct Verifier {
+    keys: FleetKeys,
+    live: LiveRegistrations,
+    nonces: ReplayGuard,
+    refused: Arc<RefusalCounts>,
+}
+
+impl Verifier {
+    fn apply(&self, entry: &kv::Entry) -> Option<RegistryEvent> {
+        let alias = entry.key.clone();
+        match entry.operation {
+            Operation::Delete => self
+                .live
+                .remove(&alias)
+                .then_some(RegistryEvent::Left { alias }),
+            Operation::Purge => self
+                .live
+                .remove(&alias)
+                .then_some(RegistryEvent::Expired { alias }),
+            Operation::Put => match self.verify(&entry.value, &alias) {
+                Ok(event) => event,
+                Err(r) => {
+                    tracing::warn!(alias = %alias.chars().take(64).collect::<String>(), reason = ?r, "refused a registry entry");
+                    self.refused.count(r);
+                    None
+                }
+            },
+        }
+    }
+
+    fn verify(&self, value: &[u8], key: &str) -> Result<Option<RegistryEvent>, Refusal> {
+        let reg: Registration = serde_json::from_slice(value).map_err(|_| Refusal::Malformed)?;
+        reg.verify_proof(&self.keys, key)?;
+        let nonce = parse_id(&reg.nonce).ok_or(Refusal::Malformed)?;
+        self.nonces.check(nonce, reg.timestamp_ms, unix_ms())?;
+        let mut map = self.live.0.write().map_err(|_| Refusal::Overloaded)?;
+        let event = match map.get(key) {
+            Some(old) if old.registration.timestamp_ms > reg.timestamp_ms => {
+                return Err(Refusal::Replayed);
+            }
+            Some(old) if old.registration.session == reg.session => (old.registration.tools_hash
+                != reg.tools_hash)
+                .then(|| RegistryEvent::ToolsChanged(reg.clone())),
+            _ => Some(RegistryEvent::Joined(reg.clone())),
+        };
+        let session_key = self.keys.session_key(&reg.alias, &reg.session);
+        map.insert(
+            key.to_owned(),
+            LiveEntry {
+                registration: reg,
+                session_key,
+            },
+        );
+        Ok(event)
+    }
+}
+
+impl RegistryWatch {
+    /// Opens (or creates) the fleet bucket and starts watching it: current entries first, then
+    /// every change, each verified with the fleet's secret.
+    pub async fn start(
+        conn: &NatsConnection,
+        fleet: &FleetName,
+        secret: &Secret,
+        config: RegistryConfig,
+    ) -> Result<Self, SetupError> {
+        let store = open_bucket(conn, fleet, &config).await?;
+        let live = LiveRegistrations::default();
+        let refused = Arc::new(RefusalCounts::default());
+        let verifier = Verifier {
+            keys: FleetKeys::new(secret, fleet),
+            live: live.clone(),
+            nonces: ReplayGuard::new(),
+            refused: refused.clone(),
+        };
+        let first = store.watch_all().await.map_err(|e| SetupError::JetStream {
+            what: format!("watch of KV bucket {}", fleet.registry_bucket()),
+            cause: e.to_string(),
+        })?;
+        let (tx, rx) = mpsc::channel(4096);
+        let task = tokio::spawn(watch_loop(store, first, verifier, tx));
+        Ok(RegistryWatch {
+            events: rx,
+            live,
+            refused,
+            task,
+        })
+    }
+
+    /// The next verified event; None once the watch has stopped.
+    pub async fn next(&mut self) -> Option<RegistryEvent> {
+        self.events.recv().await
+    }
+
+    /// The live registrations (shared; stays current while the watch runs).
+    pub fn live(&self) -> LiveRegistrations {
+        self.live.clone()
+    }
+
+    /// How many entries were refused, by reason.
+    pub fn refused(&self) -> &RefusalCounts {
+        &self.refused
+    }
+}
+
+async fn watch_loop(
+    store: kv::Store,
+    mut watch: kv::Watch,
+    verifier: Verifier,
+    tx: mpsc::Sender<RegistryEvent>,
+) {
+    let mut last_revision = 0u64;
+    loop {
+        while let Some(item) = watch.next().await {
+            let entry = match item {
+                Ok(entry) => entry,
+                Err(e) => {
+                    tracing::debug!(error = %e, "registry watch error");
+                    continue;
+                }
+            };
+            last_revision = last_revision.max(entry.revision);
+            if let Some(event) = verifier.apply(&entry)
+                && tx.send(event).await.is_err()
+            {
+                return;
+            }
+        }
+        // The watch ended (e.g. the consumer was lost): resume after the last revision seen, so
+        // nothing is applied twice and nothing is missed.
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            match store.watch_all_from_revision(last_revision + 1).await {
+                Ok(w) => {
+                    watch = w;
+                    break;
+                }
+                Err(e) => tracing::debug!(error = %e, "registry watch: retrying"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> FleetKeys {
+        FleetKeys::new(&Secret::new("s"), &FleetName::new("f").unwrap())
+    }
+
+    fn id() -> ClusterIdentity {
+        ClusterIdentity {
+            alias: "a1".into(),
+            cluster_uuid: "u1".into(),
+            cluster_name: "c1".into(),
+        }
+    }
+
+    #[test]
+    fn proof_binds_fields_key_and_fleet() {
+        let k = keys();
+        let r = Registration::sign(&k, &id(), "h", "sess");
+        assert_eq!(r.verify_proof(&k, "a1"), Ok(()));
+        assert_eq!(r.verify_proof(&k, "a2"), Err(Refusal::Malformed));
+        let mut t = r.clone();
+        t.tools_hash = "other".into();
+        assert_eq!(t.verify_proof(&k, "a1"), Err(Refusal::Forged));
+        let wrong = FleetKeys::new(&Secret::new("not-s"), &FleetName::new("f").unwrap());
+        assert_eq!(r.verify_proof(&wrong, "a1"), Err(Refusal::Forged));
+        let other_fleet = FleetKeys::new(&Secret::new("s"), &FleetName::new("g").unwrap());
+        assert_eq!(r.verify_proof(&other_fleet, "a1"), Err(Refusal::Forged));
+    }
+
+    #[test]
+    fn config_is_checked() {
+        assert!(RegistryConfig::default().check().is_ok());
+        let mut c = RegistryConfig::default();
+        c.heartbeat_interval = c.expiry;
+        assert!(c.check().is_err());
+        c = RegistryConfig {
+            expiry: Duration::from_secs(600),
+            ..Default::default()
+        };
+        assert!(c.check().is_err());
+    }
+}
