@@ -13,7 +13,7 @@ use futures::StreamExt as _;
 use hyperfed_protocol::Secret;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -104,11 +104,9 @@ async fn open_bucket(
     }
 }
 
-/// Who a worker registers: the cluster's alias, uuid and name.
+/// Which cluster a worker registers under its alias.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterIdentity {
-    /// The alias (a subject token); the bucket key.
-    pub alias: String,
     /// The cluster's uuid: its identity; a re-registration with the same uuid replaces the entry.
     pub cluster_uuid: String,
     /// The cluster's clusterName.
@@ -137,9 +135,12 @@ pub struct Registration {
 }
 
 impl Registration {
-    fn sign(keys: &FleetKeys, id: &ClusterIdentity, tools_hash: &str, session: &str) -> Self {
+    fn sign(keys: &WorkerKeys, id: &ClusterIdentity, tools_hash: &str) -> Self {
+        let session = keys.session.as_str();
+        let alias = keys.alias.clone();
+        let keys = &*keys.fleet;
         let mut r = Registration {
-            alias: id.alias.clone(),
+            alias,
             cluster_uuid: id.cluster_uuid.clone(),
             cluster_name: id.cluster_name.clone(),
             tools_hash: tools_hash.to_owned(),
@@ -204,60 +205,56 @@ impl Registration {
 /// A worker's registration in the fleet bucket, kept alive by heartbeats.
 pub struct Registrar {
     store: kv::Store,
-    keys: Arc<FleetKeys>,
+    keys: WorkerKeys,
     identity: ClusterIdentity,
-    session: String,
     tools_hash: Mutex<String>,
     revision: Mutex<u64>,
     config: RegistryConfig,
     conn: NatsConnection,
+    left: AtomicBool,
 }
 
 impl std::fmt::Debug for Registrar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registrar")
+            .field("alias", &self.keys.alias)
             .field("identity", &self.identity)
             .finish_non_exhaustive()
     }
 }
 
 impl Registrar {
-    /// Claims the alias in the fleet bucket (refused when a live, authentic registration of
-    /// another cluster holds it) and stores the first signed registration.
+    /// Claims `keys`' alias in the fleet bucket (refused when a live, authentic registration of
+    /// another cluster holds it) and stores the first signed registration. Start `serve` with the
+    /// same keys first, so no hub sees the registration before the worker can answer.
     pub async fn register(
         conn: &NatsConnection,
-        fleet: &FleetName,
-        secret: &Secret,
+        keys: &WorkerKeys,
         identity: ClusterIdentity,
         tools_hash: &str,
         config: RegistryConfig,
     ) -> Result<Self, StoreError> {
-        check_token("alias", &identity.alias)?;
-        let store = open_bucket(conn, fleet, &config).await?;
+        let store = open_bucket(conn, keys.fleet(), &config).await?;
         let registrar = Registrar {
             store,
-            keys: Arc::new(FleetKeys::new(secret, fleet)),
+            keys: keys.clone(),
             identity,
-            session: random_id().1,
             tools_hash: Mutex::new(tools_hash.to_owned()),
             revision: Mutex::new(0),
             config,
             conn: conn.clone(),
+            left: AtomicBool::new(false),
         };
         registrar.claim().await?;
         Ok(registrar)
     }
 
-    /// The keys `serve` needs to verify calls and sign replies for this registration.
-    pub fn worker_keys(&self) -> WorkerKeys {
-        WorkerKeys {
-            alias: self.identity.alias.clone(),
-            session_key: self.keys.session_key(&self.identity.alias, &self.session),
-            fleet: self.keys.clone(),
-        }
+    /// The keys this registration signs with.
+    pub fn worker_keys(&self) -> &WorkerKeys {
+        &self.keys
     }
 
-    /// The registered identity.
+    /// The registered cluster.
     pub fn identity(&self) -> &ClusterIdentity {
         &self.identity
     }
@@ -267,13 +264,13 @@ impl Registrar {
         self.config.heartbeat_interval
     }
 
-    fn record(&self) -> Registration {
+    fn record(&self) -> Bytes {
         let hash = self
             .tools_hash
             .lock()
             .map(|h| h.clone())
             .unwrap_or_default();
-        Registration::sign(&self.keys, &self.identity, &hash, &self.session)
+        Registration::sign(&self.keys, &self.identity, &hash).to_bytes()
     }
 
     fn set_revision(&self, rev: u64) {
@@ -290,8 +287,8 @@ impl Registrar {
     }
 
     async fn claim(&self) -> Result<(), StoreError> {
-        let alias = &self.identity.alias;
-        match self.store.create(alias, self.record().to_bytes()).await {
+        let alias = &self.keys.alias;
+        match self.store.create(alias, self.record()).await {
             Ok(rev) => {
                 self.set_revision(rev);
                 return Ok(());
@@ -308,7 +305,7 @@ impl Registrar {
             // Expired between the two calls: try once more from scratch.
             let rev = self
                 .store
-                .create(alias, self.record().to_bytes())
+                .create(alias, self.record())
                 .await
                 .map_err(|e| self.unavailable(e))?;
             self.set_revision(rev);
@@ -316,7 +313,7 @@ impl Registrar {
         };
         if entry.operation == Operation::Put
             && let Ok(holder) = serde_json::from_slice::<Registration>(&entry.value)
-            && holder.verify_proof(&self.keys, alias).is_ok()
+            && holder.verify_proof(&self.keys.fleet, alias).is_ok()
             && holder.cluster_uuid != self.identity.cluster_uuid
         {
             return Err(StoreError::AliasTaken {
@@ -327,7 +324,7 @@ impl Registrar {
         // Our own earlier entry, a forged one, or a delete marker: take it over.
         let rev = self
             .store
-            .update(alias, self.record().to_bytes(), entry.revision)
+            .update(alias, self.record(), entry.revision)
             .await
             .map_err(|e| self.unavailable(e))?;
         self.set_revision(rev);
@@ -335,12 +332,15 @@ impl Registrar {
     }
 
     /// Re-signs and stores the registration (compare-and-set on the last revision; when someone
-    /// else wrote the key meanwhile, the alias is claimed again).
+    /// else wrote the key meanwhile, the alias is claimed again). A no-op after `leave`.
     pub async fn heartbeat(&self) -> Result<(), StoreError> {
+        if self.left.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let last = self.revision.lock().map(|g| *g).unwrap_or(0);
         match self
             .store
-            .update(&self.identity.alias, self.record().to_bytes(), last)
+            .update(&self.keys.alias, self.record(), last)
             .await
         {
             Ok(rev) => {
@@ -370,6 +370,9 @@ impl Registrar {
             tick.tick().await;
             loop {
                 tick.tick().await;
+                if me.left.load(Ordering::Acquire) {
+                    return;
+                }
                 match me.heartbeat().await {
                     Ok(()) => {}
                     Err(e @ StoreError::AliasTaken { .. }) => {
@@ -377,19 +380,20 @@ impl Registrar {
                         return;
                     }
                     Err(e) => {
-                        tracing::warn!(alias = %me.identity.alias, error = %e, "heartbeat failed; retrying")
+                        tracing::warn!(alias = %me.keys.alias, error = %e, "heartbeat failed; retrying")
                     }
                 }
             }
         }))
     }
 
-    /// Removes the registration (hubs see `Left`); only if it is still ours.
+    /// Removes the registration (hubs see `Left`) if it is still ours, and stops heartbeats.
     pub async fn leave(&self) -> Result<(), StoreError> {
+        self.left.store(true, Ordering::Release);
         let last = self.revision.lock().map(|g| *g).unwrap_or(0);
         match self
             .store
-            .delete_expect_revision(&self.identity.alias, Some(last))
+            .delete_expect_revision(&self.keys.alias, Some(last))
             .await
         {
             Ok(()) => Ok(()),
@@ -409,15 +413,31 @@ impl Drop for Heartbeats {
     }
 }
 
-/// What a worker verifies calls and signs replies with; Debug is redacted.
+/// What one worker process start signs and verifies with for one alias: the fleet's keys and a
+/// fresh registration session (its reply key). Debug is redacted.
 #[derive(Clone, Debug)]
 pub struct WorkerKeys {
     pub(crate) alias: String,
     pub(crate) fleet: Arc<FleetKeys>,
+    pub(crate) session: String,
     pub(crate) session_key: SessionKey,
 }
 
 impl WorkerKeys {
+    /// Derives the keys for `alias` in `fleet` with a new random session.
+    pub fn new(secret: &Secret, fleet: &FleetName, alias: &str) -> Result<Self, SetupError> {
+        check_token("alias", alias)?;
+        let fleet = Arc::new(FleetKeys::new(secret, fleet));
+        let session = random_id().1;
+        let session_key = fleet.session_key(alias, &session);
+        Ok(WorkerKeys {
+            alias: alias.to_owned(),
+            fleet,
+            session,
+            session_key,
+        })
+    }
+
     /// The alias these keys answer for.
     pub fn alias(&self) -> &str {
         &self.alias
@@ -723,7 +743,6 @@ mod tests {
 
     fn id() -> ClusterIdentity {
         ClusterIdentity {
-            alias: "a1".into(),
             cluster_uuid: "u1".into(),
             cluster_name: "c1".into(),
         }
@@ -732,7 +751,8 @@ mod tests {
     #[test]
     fn proof_binds_fields_key_and_fleet() {
         let k = keys();
-        let r = Registration::sign(&k, &id(), "h", "sess");
+        let wk = WorkerKeys::new(&Secret::new("s"), k.fleet(), "a1").unwrap();
+        let r = Registration::sign(&wk, &id(), "h");
         assert_eq!(r.verify_proof(&k, "a1"), Ok(()));
         assert_eq!(r.verify_proof(&k, "a2"), Err(Refusal::Malformed));
         let mut t = r.clone();

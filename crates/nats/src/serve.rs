@@ -200,6 +200,11 @@ pub async fn serve<H: CallHandler>(
     } else {
         None
     };
+    // Make sure the server has the subscriptions before anyone is told this worker is up.
+    client.flush().await.map_err(|e| SetupError::Subscribe {
+        subject: fleet.call_subject(&keys.alias),
+        cause: e.to_string(),
+    })?;
     let stats = Arc::new(ServeStats::default());
     let served = Arc::new(Served {
         conn: conn.clone(),
