@@ -78,6 +78,10 @@ async fn open_bucket(
     config.check()?;
     let js = conn.jetstream();
     let bucket = fleet.registry_bucket();
+    // Open first: a worker whose NATS user may not create streams then never tries to.
+    if let Ok(store) = js.get_key_value(&bucket).await {
+        return Ok(store);
+    }
     let created = js
         .create_key_value(kv::Config {
             bucket: bucket.clone(),
@@ -93,7 +97,7 @@ async fn open_bucket(
         .await;
     match created {
         Ok(store) => Ok(store),
-        // Already there (possibly made by another replica with other settings): use it.
+        // Created meanwhile by another replica or worker: use theirs.
         Err(create_err) => js
             .get_key_value(&bucket)
             .await
@@ -571,7 +575,7 @@ impl RefusalCounts {
 
 /// One hub replica's view of the fleet registry: verified events and the live map.
 pub struct RegistryWatch {
-    events: mpsc::Receiver<RegistryEvent>,
+    events: mpsc::UnboundedReceiver<RegistryEvent>,
     live: LiveRegistrations,
     refused: Arc<RefusalCounts>,
     task: JoinHandle<()>,
@@ -669,7 +673,9 @@ impl RegistryWatch {
             what: format!("watch of KV bucket {}", fleet.registry_bucket()),
             cause: e.to_string(),
         })?;
-        let (tx, rx) = mpsc::channel(4096);
+        // Unbounded: the live map must stay current even when nobody drains the events
+        // (heartbeats make none, so only joins, changes and leaves accumulate).
+        let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(watch_loop(store, first, verifier, tx));
         Ok(RegistryWatch {
             events: rx,
@@ -699,7 +705,7 @@ async fn watch_loop(
     store: kv::Store,
     mut watch: kv::Watch,
     verifier: Verifier,
-    tx: mpsc::Sender<RegistryEvent>,
+    tx: mpsc::UnboundedSender<RegistryEvent>,
 ) {
     let mut last_revision = 0u64;
     loop {
@@ -713,7 +719,7 @@ async fn watch_loop(
             };
             last_revision = last_revision.max(entry.revision);
             if let Some(event) = verifier.apply(&entry)
-                && tx.send(event).await.is_err()
+                && tx.send(event).is_err()
             {
                 return;
             }

@@ -109,12 +109,18 @@ pub struct NatsServer {
     port: u16,
     monitor_port: u16,
     cluster: Option<ClusterSettings>,
+    extra_args: Vec<String>,
     dir: TempDir,
 }
 
 impl NatsServer {
     /// Starts a single server on a free port and waits until JetStream is ready.
     pub fn start() -> Option<Self> {
+        Self::start_with(&[])
+    }
+
+    /// Like `start`, with extra command-line arguments (e.g. `--user`, `--tls`).
+    pub fn start_with(extra_args: &[&str]) -> Option<Self> {
         let binary = binary_or_skip()?;
         for _ in 0..5 {
             let mut s = NatsServer {
@@ -123,6 +129,7 @@ impl NatsServer {
                 port: free_port(),
                 monitor_port: free_port(),
                 cluster: None,
+                extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
                 dir: TempDir::new("node"),
             };
             if s.spawn() && s.wait_ready(Duration::from_secs(10)) {
@@ -196,6 +203,7 @@ impl NatsServer {
                 .arg("--routes")
                 .arg(routes.join(","));
         }
+        cmd.args(&self.extra_args);
         match cmd.spawn() {
             Ok(child) => {
                 self.child = Some(child);
@@ -288,6 +296,7 @@ impl NatsCluster {
                         .map(|(_, p)| *p)
                         .collect(),
                 }),
+                extra_args: Vec::new(),
                 dir: TempDir::new(&format!("n{}", i + 1)),
             })
             .collect();
