@@ -34,7 +34,10 @@ use tokio::task::JoinHandle;
 
 pub use archetype::{Archetype, UnknownArchetype};
 pub use config::{FaultControl, Faults, SimConfig};
-pub use generate::{ClusterState, SETTINGS_COLLECTIONS, generate, generate_with_vm_count};
+pub use generate::{
+    ClusterState, MEMORY_HOLDING_STATES, NodeMemory, SETTINGS_COLLECTIONS, StorageFigures,
+    generate, generate_with_vm_count,
+};
 pub use state::check_smb_uri;
 
 /// Why a simulator could not start.

@@ -3,10 +3,12 @@
 //! from one ChaCha8 stream, so the same archetype and seed always give the same JSON.
 //!
 //! Layers, bottom up: `names` (tables) and `draw` (the stream and its helpers) and
-//! `cluster_state` (the data set); `infra`, `vms`, `snapshots`, `health` and `accounts` each
+//! `cluster_state` (the data set); `capacity` (memory and storage figures of a data set);
+//! `infra`, `vms`, `snapshots`, `health` and `accounts` each
 //! draw one part; `truth` summarizes a data set; this module runs the parts in a fixed order.
 
 mod accounts;
+mod capacity;
 mod cluster_state;
 mod draw;
 mod health;
@@ -20,6 +22,7 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 
+pub use capacity::{MEMORY_HOLDING_STATES, NodeMemory, StorageFigures, can_run_vms};
 pub use cluster_state::{ClusterState, SETTINGS_COLLECTIONS};
 use draw::{Generator, chance};
 pub(crate) use draw::{mac_from, uuid_from};

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::capacity::can_run_vms;
 use super::cluster_state::ClusterState;
 
 impl ClusterState {
     /// The ground truth: a compact summary tests and the CLI compare against what the REST API
-    /// serves (`{archetype, seed, cluster, nodes, vms, snapshots, conditions, totals}`).
+    /// serves (`{archetype, seed, cluster, nodes, vms, snapshots, conditions, totals, capacity}`).
     pub fn truth(&self) -> Value {
         let total_bytes: i64 = self.nodes.iter().map(|n| n.capacity).sum();
         let used_bytes: i64 = self
@@ -89,6 +90,64 @@ impl ClusterState {
                 "virtual_disks": self.virtual_disks.len(),
                 "users": self.users.len(),
                 "snapshot_schedules": self.schedules.len(),
+            },
+            "capacity": self.capacity_truth(),
+        })
+    }
+
+    /// Capacity per node and for the cluster: CPU, memory (total, system, allocated to the
+    /// VMs holding memory, free) and storage (total, used, free), all in bytes.
+    fn capacity_truth(&self) -> Value {
+        let mut mem_total = 0i64;
+        let mut mem_allocated = 0i64;
+        let mut mem_free = 0i64;
+        let mut largest_free = 0i64;
+        let mut cores = 0i64;
+        let nodes: Vec<Value> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let m = self.node_memory(n);
+                let usable = can_run_vms(n);
+                if usable {
+                    mem_total += m.total;
+                    cores += n.num_cores;
+                }
+                mem_allocated += m.allocated;
+                mem_free += m.free;
+                largest_free = largest_free.max(m.free);
+                json!({
+                    "uuid": n.uuid,
+                    "can_run_vms": usable,
+                    "cpu_cores": n.num_cores,
+                    "cpu_threads": n.num_threads,
+                    "vcpus_allocated": m.vcpus,
+                    "vms_holding_memory": m.vms,
+                    "memory": {
+                        "total_bytes": m.total,
+                        "system_bytes": m.system,
+                        "allocated_bytes": m.allocated,
+                        "free_bytes": m.free,
+                    },
+                })
+            })
+            .collect();
+        let storage = self.storage();
+        json!({
+            "nodes": nodes,
+            "cluster": {
+                "cpu_cores": cores,
+                "memory": {
+                    "total_bytes": mem_total,
+                    "allocated_bytes": mem_allocated,
+                    "free_bytes": mem_free,
+                    "largest_node_free_bytes": largest_free,
+                },
+                "storage": {
+                    "total_bytes": storage.total,
+                    "used_bytes": storage.used,
+                    "free_bytes": storage.free,
+                },
             },
         })
     }
