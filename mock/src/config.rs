@@ -111,6 +111,10 @@ pub struct SimConfig {
     pub session_limit: usize,
     /// Serve this file at `/rest/v1/openapi.json` instead of the generated document.
     pub openapi_file: Option<PathBuf>,
+    /// SMB shares as a directory: `smb://host/share/path` maps to `<smb_root>/host/share/path`
+    /// (exports write a VM definition there, imports read it). `None`: exports succeed
+    /// without writing, imports find nothing.
+    pub smb_root: Option<PathBuf>,
 }
 
 impl SimConfig {
@@ -130,6 +134,7 @@ impl SimConfig {
             session_error_status: 401,
             session_limit: 100,
             openapi_file: None,
+            smb_root: None,
         }
     }
 
@@ -160,6 +165,7 @@ impl fmt::Debug for SimConfig {
             .field("session_error_status", &self.session_error_status)
             .field("session_limit", &self.session_limit)
             .field("openapi_file", &self.openapi_file)
+            .field("smb_root", &self.smb_root)
             .finish()
     }
 }

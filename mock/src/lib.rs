@@ -110,11 +110,10 @@ impl Simulator {
         }
         let faults = FaultControl::new(config.faults.clone());
         let shared = Arc::new(server::Shared {
-            state: RwLock::new(state::SimState::new(
-                cluster,
-                config.task_duration,
-                config.shutdown_duration,
-            )),
+            state: RwLock::new(
+                state::SimState::new(cluster, config.task_duration, config.shutdown_duration)
+                    .with_smb_root(config.smb_root.clone()),
+            ),
             sessions: Mutex::new(state::SessionStore::new(config.session_limit)),
             faults: faults.clone(),
             openapi,

@@ -25,6 +25,14 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/Drive", "Drive", "List physical drives"),
     ("get", "/Drive/{uuid}", "Drive", "Get a physical drive"),
     ("get", "/VirDomain", "VirDomain", "List VMs"),
+    ("post", "/VirDomain", "VirDomain", "Create a new VM"),
+    ("post", "/VirDomain/import", "VirDomain", "Import a VM"),
+    (
+        "delete",
+        "/VirDomain/{virDomainUUID}",
+        "VirDomain",
+        "Delete a VM",
+    ),
     ("get", "/VirDomain/{virDomainUUID}", "VirDomain", "Get a VM"),
     (
         "patch",
@@ -97,6 +105,18 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "/VirDomainBlockDevice/{uuid}",
         "VirDomainBlockDevice",
         "Get a block device",
+    ),
+    (
+        "post",
+        "/VirDomainBlockDevice",
+        "VirDomainBlockDevice",
+        "Create a new block device",
+    ),
+    (
+        "patch",
+        "/VirDomainBlockDevice/{uuid}",
+        "VirDomainBlockDevice",
+        "Edit a block device",
     ),
     (
         "get",

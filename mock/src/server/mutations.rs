@@ -115,7 +115,7 @@ pub(super) async fn snapshot_delete(
     task_response(state.snapshot_delete(&uuid, &session.0, now))
 }
 
-/// A mutation of one VM whose body must be a JSON object: parse, then apply under the write lock.
+/// A mutation of one object (by uuid) whose body must be a JSON object: parse, then apply under the write lock.
 type VmMutation = fn(
     &mut SimState,
     &str,
@@ -168,4 +168,75 @@ pub(super) async fn vm_patch(
     body: Bytes,
 ) -> Response {
     vm_object_mutation(&sh, &session, &uuid, &body, SimState::vm_patch)
+}
+
+/// A mutation whose body must be a JSON object: parse, then apply under the write lock.
+type ObjectMutation = fn(
+    &mut SimState,
+    &serde_json::Map<String, Value>,
+    &str,
+    Instant,
+) -> Result<TaskResult, ApiError>;
+
+fn object_mutation(
+    sh: &Shared,
+    session: &SessionId,
+    body: &Bytes,
+    apply: ObjectMutation,
+) -> Response {
+    let body = match parse_object(body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let now = Instant::now();
+    let mut state = write_state(sh, now);
+    task_response(apply(&mut state, &body, &session.0, now))
+}
+
+/// `POST /VirDomain`.
+pub(super) async fn vm_create(
+    State(sh): State<Arc<Shared>>,
+    Extension(session): Extension<SessionId>,
+    body: Bytes,
+) -> Response {
+    object_mutation(&sh, &session, &body, SimState::vm_create)
+}
+
+/// `POST /VirDomain/import`.
+pub(super) async fn vm_import(
+    State(sh): State<Arc<Shared>>,
+    Extension(session): Extension<SessionId>,
+    body: Bytes,
+) -> Response {
+    object_mutation(&sh, &session, &body, SimState::vm_import)
+}
+
+/// `DELETE /VirDomain/{uuid}`.
+pub(super) async fn vm_delete(
+    State(sh): State<Arc<Shared>>,
+    Extension(session): Extension<SessionId>,
+    Path(uuid): Path<String>,
+) -> Response {
+    let now = Instant::now();
+    let mut state = write_state(&sh, now);
+    task_response(state.vm_delete(&uuid, &session.0, now))
+}
+
+/// `POST /VirDomainBlockDevice`.
+pub(super) async fn disk_create(
+    State(sh): State<Arc<Shared>>,
+    Extension(session): Extension<SessionId>,
+    body: Bytes,
+) -> Response {
+    object_mutation(&sh, &session, &body, SimState::disk_create)
+}
+
+/// `PATCH /VirDomainBlockDevice/{uuid}`.
+pub(super) async fn disk_patch(
+    State(sh): State<Arc<Shared>>,
+    Extension(session): Extension<SessionId>,
+    Path(uuid): Path<String>,
+    body: Bytes,
+) -> Response {
+    vm_object_mutation(&sh, &session, &uuid, &body, SimState::disk_patch)
 }

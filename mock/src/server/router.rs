@@ -13,7 +13,8 @@ use axum::routing::{get, post};
 use super::auth::{login, logout, require_session};
 use super::control::{sim_faults_get, sim_faults_put, sim_truth};
 use super::mutations::{
-    snapshot_create, snapshot_delete, vm_action, vm_clone, vm_export, vm_patch,
+    disk_create, disk_patch, snapshot_create, snapshot_delete, vm_action, vm_clone, vm_create,
+    vm_delete, vm_export, vm_import, vm_patch,
 };
 use super::reads::{condition_filter, openapi, ping, read};
 use super::respond::error_json;
@@ -56,7 +57,31 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                         read(&sh, Kind::VirDomain, Some(&id))
                     },
                 )
-                .patch(vm_patch),
+                .patch(vm_patch)
+                .delete(vm_delete),
+            )
+            .route(
+                "/VirDomain/import",
+                // Like "action", a GET treats "import" as a VM uuid: `[]`.
+                post(vm_import).get(|State(sh): State<Arc<Shared>>| async move {
+                    read(&sh, Kind::VirDomain, Some("import"))
+                }),
+            )
+            .route(
+                "/VirDomainBlockDevice",
+                get(|State(sh): State<Arc<Shared>>| async move {
+                    read(&sh, Kind::VirDomainBlockDevice, None)
+                })
+                .post(disk_create),
+            )
+            .route(
+                "/VirDomainBlockDevice/{uuid}",
+                get(
+                    |State(sh): State<Arc<Shared>>, Path(id): Path<String>| async move {
+                        read(&sh, Kind::VirDomainBlockDevice, Some(&id))
+                    },
+                )
+                .patch(disk_patch),
             )
             .route("/VirDomain/{uuid}/clone", post(vm_clone))
             .route("/VirDomain/{uuid}/export", post(vm_export))
@@ -80,13 +105,13 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                 "/VirDomain",
                 get(
                     |State(sh): State<Arc<Shared>>| async move { read(&sh, Kind::VirDomain, None) },
-                ),
+                )
+                .post(vm_create),
             );
     let protected = read_routes!(protected,
         "/Cluster" => Kind::Cluster,
         "/Node" => Kind::Node,
         "/VirDomainStats" => Kind::VirDomainStats,
-        "/VirDomainBlockDevice" => Kind::VirDomainBlockDevice,
         "/VirDomainNetDevice" => Kind::VirDomainNetDevice,
         "/Condition" => Kind::Condition,
         "/Drive" => Kind::Drive,

@@ -8,7 +8,8 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 
 use super::outcome::{ApiError, TaskResult};
-use super::tasks::{Effect, ShutdownTimer, SimState, VmAction, unix_now};
+use super::smb::{check_file_name, default_definition_name, describe_vm, share_dir, write_export};
+use super::tasks::{Effect, Reservation, ShutdownTimer, SimState, VmAction, unix_now};
 use super::validate::{
     PATCHABLE_VM_FIELDS, READ_ONLY_VM_FIELDS, check_keys, check_smb_uri, enum_error, opt_bool,
     opt_number, opt_str, req_str, type_error, validate_patch_types,
@@ -39,7 +40,8 @@ impl SimState {
             let vm = self.vm(&a.vm).ok_or(ApiError::Internal)?;
             let state = vm.state.as_str();
             let allowed: &[&str] = match a.action.as_str() {
-                "START" => &["PAUSED", "SHUTOFF", "CRASHED"],
+                // START on a running VM is accepted and changes nothing, as on HyperCore.
+                "START" => &["PAUSED", "SHUTOFF", "CRASHED", "RUNNING"],
                 "SHUTDOWN" | "REBOOT" | "LIVEMIGRATE" | "PAUSE" | "NMI" => &["RUNNING"],
                 "STOP" => &["RUNNING", "SHUTDOWN", "PAUSED", "BLOCKED", "CRASHED"],
                 "RESET" => &["RUNNING", "SHUTDOWN"],
@@ -64,6 +66,7 @@ impl SimState {
                 return Err(ApiError::Internal);
             }
         }
+        let (actions, failure) = self.place_actions(actions);
         let unix = unix_now();
         let mut queued = Vec::new();
         for a in actions {
@@ -86,7 +89,10 @@ impl SimState {
                     vm.ui_state = "STOPPING".into();
                 }
             } else {
-                if let Some(vm) = self.vm_mut(&a.vm) {
+                if failure.is_none()
+                    && let Some(vm) = self.vm_mut(&a.vm)
+                    && !(a.action == "START" && vm.state == "RUNNING")
+                {
                     vm.ui_state = match a.action.as_str() {
                         "START" => "STARTING",
                         "STOP" => "STOPPING",
@@ -121,13 +127,48 @@ impl SimState {
             vec![vm_name],
             &object,
             session_id,
-            None,
+            failure,
             Effect::Power(queued),
         );
         Ok(TaskResult {
             task_tag: tag,
             created_uuid: String::new(),
         })
+    }
+
+    /// Chooses the node of every START (from SHUTOFF or CRASHED) and LIVEMIGRATE of a batch
+    /// and reserves the memory there for the task; the first one that does not fit makes the
+    /// whole task fail (returned as the task's failure, nothing reserved).
+    fn place_actions(
+        &mut self,
+        mut actions: Vec<VmAction>,
+    ) -> (Vec<VmAction>, Option<(String, Vec<String>)>) {
+        let mut reservation = Reservation::default();
+        for a in &mut actions {
+            let Some(vm) = self.vm(&a.vm) else {
+                continue;
+            };
+            let starting = a.action == "START" && (vm.state == "SHUTOFF" || vm.state == "CRASHED");
+            if !starting && a.action != "LIVEMIGRATE" {
+                continue;
+            }
+            match self.place_vm(vm, a.node.as_deref(), &reservation) {
+                Ok(node) => {
+                    reservation.memory.push((node.clone(), vm.mem));
+                    a.node = Some(node);
+                }
+                Err(reason) => {
+                    let verb = if starting { "start" } else { "live migrate" };
+                    let failure = (
+                        format!("Unable to {verb} Virtual Machine %@: %@"),
+                        vec![vm.name.clone(), reason],
+                    );
+                    return (actions, Some(failure));
+                }
+            }
+        }
+        self.next_reservation = reservation;
+        (actions, None)
     }
 
     /// `POST /VirDomainSnapshot`: the snapshot appears CREATING at once and CREATED (listed in
@@ -357,7 +398,9 @@ impl SimState {
     }
 
     /// `POST /VirDomain/{uuid}/export`: validates the request; a bad or unreachable SMB target
-    /// makes the task end in ERROR (the URI itself never appears in the task).
+    /// makes the task end in ERROR (the URI itself never appears in the task). With an SMB
+    /// root, the VM's definition is written to the mapped directory (`definitionFileName`, by
+    /// default `<name>.json`).
     pub fn vm_export(
         &mut self,
         uuid: &str,
@@ -396,7 +439,27 @@ impl SimState {
         {
             return Err(ApiError::Internal);
         }
-        let failure = check_smb_uri(&uri).err().map(|reason| {
+        let snap = opt_str(body, "snapUUID")?.filter(|s| !s.is_empty());
+        let file = opt_str(target, "definitionFileName")?.filter(|f| !f.is_empty());
+        let outcome = check_smb_uri(&uri).and_then(|()| match &self.smb_root {
+            // Without an SMB root the export succeeds without writing anything.
+            None => Ok(()),
+            Some(root) => {
+                let source = snap
+                    .as_ref()
+                    .and_then(|s| self.cluster.snapshots.iter().find(|x| &x.uuid == s))
+                    .map_or(&vm, |x| &*x.domain);
+                let file = file.unwrap_or_else(|| default_definition_name(&vm.name));
+                check_file_name(&file)?;
+                let dir = share_dir(root, &uri)?;
+                write_export(
+                    &dir,
+                    &file,
+                    &describe_vm(source, &self.cluster.cluster.cluster_name),
+                )
+            }
+        });
+        let failure = outcome.err().map(|reason| {
             (
                 "Export of Virtual Machine '%@' failed: %@".to_owned(),
                 vec![vm.name.clone(), reason.to_owned()],

@@ -3,13 +3,14 @@
 //! and applies each task's effect exactly when it completes.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
-use super::vm_update::{apply_patch, set_state};
+use super::vm_update::{apply_disk_patch, apply_patch, assign_slot, set_state};
 use crate::generate::{ClusterState, uuid_from};
 use crate::model::*;
 
@@ -35,6 +36,14 @@ pub(super) enum Effect {
     SnapshotDeleted(String),
     /// The cloned VM appears.
     CloneCreated(Box<VirDomain>),
+    /// A created or imported VM appears; its disks' capacity is charged to storage.
+    VmCreated(Box<VirDomain>),
+    /// The VM (uuid) is removed with its snapshots; its disks' storage is freed.
+    VmDeleted(String),
+    /// The block device joins its VM; its capacity is charged to storage.
+    DiskAdded(Box<BlockDevice>),
+    /// The PATCH body is applied to the block device (uuid); growth is charged to storage.
+    DiskPatched(String, Map<String, Value>),
     /// The PATCH body is applied to the VM (uuid).
     VmPatched(String, Map<String, Value>),
     /// No change (exports, failed tasks).
@@ -57,6 +66,16 @@ struct Task {
     effect: Effect,
     applied: bool,
     completed_unix: i64,
+}
+
+/// Memory and storage promised to a task that has not completed yet, so that concurrent
+/// requests cannot together overcommit a node or the storage.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Reservation {
+    /// (node uuid, bytes) of VMs being started or migrated there.
+    pub(super) memory: Vec<(String, i64)>,
+    /// Bytes of disks being created or grown.
+    pub(super) storage: i64,
 }
 
 /// An ACPI shutdown that turns the VM SHUTOFF when due, unless a newer one replaced it.
@@ -91,6 +110,49 @@ pub struct SimState {
     task_duration: Duration,
     /// How long an ACPI shutdown takes.
     pub(super) shutdown_duration: Duration,
+    /// What each pending task has reserved, by tag.
+    pub(super) reservations: BTreeMap<u64, Reservation>,
+    /// The reservation the next [`SimState::start_task`] takes over.
+    pub(super) next_reservation: Reservation,
+    /// Storage bytes charged for each block device the simulator created or grew (a generated
+    /// disk frees its `allocation` when deleted).
+    pub(super) charged: HashMap<String, i64>,
+    /// `smb://host/share/path` maps to `<smb_root>/host/share/path` when set.
+    pub(super) smb_root: Option<PathBuf>,
+}
+
+/// Usage statistics of a VM that has not run yet (idle disks).
+pub(super) fn idle_stats(vm: &VirDomain) -> VirDomainStats {
+    VirDomainStats {
+        uuid: vm.uuid.clone(),
+        vsd_stats: vm
+            .block_devs
+            .iter()
+            .filter(|d| d.kind == "VIRTIO_DISK")
+            .map(|d| idle_vsd(&d.uuid))
+            .collect(),
+        cpu_usage: 0.0,
+        rx_bit_rate: 0,
+        tx_bit_rate: 0,
+    }
+}
+
+/// I/O statistics of an idle disk.
+fn idle_vsd(uuid: &str) -> VsdStats {
+    VsdStats {
+        uuid: uuid.to_owned(),
+        rates: vec![IoPerformanceRate {
+            decay_seconds: 10,
+            millireads_per_second: 0,
+            milliwrites_per_second: 0,
+            read_kibibytes_per_second: 0,
+            write_kibibytes_per_second: 0,
+            mean_read_size_bytes: 0,
+            mean_write_size_bytes: 0,
+            mean_read_latency_microseconds: 0,
+            mean_write_latency_microseconds: 0,
+        }],
+    }
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
@@ -121,7 +183,17 @@ impl SimState {
             rng,
             task_duration,
             shutdown_duration,
+            reservations: BTreeMap::new(),
+            next_reservation: Reservation::default(),
+            charged: HashMap::new(),
+            smb_root: None,
         }
+    }
+
+    /// Maps SMB URIs into `root` (exports write there, imports read from there).
+    pub fn with_smb_root(mut self, root: Option<PathBuf>) -> Self {
+        self.smb_root = root;
+        self
     }
 
     // ----- time -----------------------------------------------------------------------
@@ -160,6 +232,7 @@ impl SimState {
                     task.applied = true;
                     task.completed_unix = unix;
                     self.pending.remove(&tag);
+                    self.reservations.remove(&tag);
                     let effect = if task.failure.is_some() {
                         Effect::Nothing
                     } else {
@@ -176,6 +249,7 @@ impl SimState {
                             && vm.state == "SHUTDOWN"
                         {
                             set_state(vm, "SHUTOFF", unix);
+                            self.cluster.refresh_node_memory();
                         }
                     }
                 }
@@ -214,6 +288,7 @@ impl SimState {
                 for a in actions {
                     self.apply_power(&a, unix);
                 }
+                self.cluster.refresh_node_memory();
             }
             Effect::SnapshotCreated(uuid) => {
                 let Some(snap) = self.cluster.snapshots.iter_mut().find(|s| s.uuid == uuid) else {
@@ -255,8 +330,81 @@ impl SimState {
                     apply_patch(vm, &patch);
                     vm.modified = unix;
                 }
+                self.cluster.refresh_node_memory();
+            }
+            Effect::VmCreated(vm) => {
+                for d in &vm.block_devs {
+                    self.charge(&d.uuid, d.capacity);
+                }
+                self.cluster.stats.push(idle_stats(&vm));
+                self.cluster.vms.push(*vm);
+            }
+            Effect::VmDeleted(uuid) => self.remove_vm(&uuid),
+            Effect::DiskAdded(mut disk) => {
+                let vm_uuid = disk.vir_domain_uuid.clone();
+                if disk.slot < 0
+                    && let Some(vm) = self.vm(&vm_uuid)
+                {
+                    // Auto slots are chosen when the device is attached (concurrent adds
+                    // cannot collide); a full bus leaves it at -1.
+                    disk.slot = assign_slot(&vm.block_devs, &disk.kind, -1).unwrap_or(-1);
+                }
+                self.charge(&disk.uuid, disk.capacity);
+                if let Some(stats) = self.cluster.stats.iter_mut().find(|s| s.uuid == vm_uuid)
+                    && disk.kind == "VIRTIO_DISK"
+                {
+                    stats.vsd_stats.push(idle_vsd(&disk.uuid));
+                }
+                if let Some(vm) = self.vm_mut(&vm_uuid) {
+                    vm.block_devs.push(*disk);
+                    vm.modified = unix;
+                }
+            }
+            Effect::DiskPatched(uuid, patch) => {
+                let found = self.cluster.vms.iter_mut().find_map(|v| {
+                    let modified = &mut v.modified;
+                    v.block_devs
+                        .iter_mut()
+                        .find(|d| d.uuid == uuid)
+                        .map(|d| (d, modified))
+                });
+                let Some((disk, modified)) = found else {
+                    return;
+                };
+                let before = disk.capacity;
+                apply_disk_patch(disk, &patch);
+                let growth = disk.capacity - before;
+                *modified = unix;
+                if growth > 0 {
+                    self.charge(&uuid, growth);
+                }
             }
         }
+    }
+
+    /// Charges `bytes` of storage to the drives on behalf of block device `disk`.
+    fn charge(&mut self, disk: &str, bytes: i64) {
+        if bytes <= 0 {
+            return;
+        }
+        let unplaced = self.cluster.charge_storage(bytes);
+        *self.charged.entry(disk.to_owned()).or_default() += bytes - unplaced;
+    }
+
+    /// Removes VM `uuid`, its stats and snapshots, and frees its disks' storage.
+    fn remove_vm(&mut self, uuid: &str) {
+        let Some(pos) = self.cluster.vms.iter().position(|v| v.uuid == uuid) else {
+            return;
+        };
+        let vm = self.cluster.vms.remove(pos);
+        for d in &vm.block_devs {
+            let bytes = self.charged.remove(&d.uuid).unwrap_or(d.allocation);
+            self.cluster.charge_storage(-bytes);
+        }
+        self.cluster.stats.retain(|s| s.uuid != uuid);
+        self.cluster.snapshots.retain(|s| s.domain_uuid != uuid);
+        self.shutdown_tokens.remove(uuid);
+        self.cluster.refresh_node_memory();
     }
 
     /// Applies one power action (placement, state, usage on START).
@@ -278,6 +426,11 @@ impl SimState {
             return;
         };
         let vm = &mut self.cluster.vms[idx];
+        if a.action == "START" && vm.state == "RUNNING" {
+            // Starting a running VM changes nothing (HyperCore accepts it).
+            vm.ui_state = vm.state.clone();
+            return;
+        }
         let place = |vm: &mut VirDomain, target: Option<&String>| {
             let chosen = target
                 .and_then(|t| node_ip(t, &nodes).map(|ip| (t.clone(), ip)))
@@ -338,6 +491,10 @@ impl SimState {
     ) -> String {
         let tag = self.next_tag;
         self.next_tag += 1;
+        let reservation = std::mem::take(&mut self.next_reservation);
+        if !reservation.memory.is_empty() || reservation.storage != 0 {
+            self.reservations.insert(tag, reservation);
+        }
         let node_uuids = self
             .cluster
             .nodes

@@ -141,21 +141,21 @@ pub(super) fn validate_patch_types(body: &Map<String, Value>) -> Result<(), ApiE
     Ok(())
 }
 
-/// Checks an export target `smb://[domain;][user[:password]@]server/share[/path]`.
+/// Checks an SMB URI `smb://[domain;][user[:password]@]server/share[/path]`.
 /// The reason it returns never contains the URI (which may hold a password).
 pub fn check_smb_uri(uri: &str) -> Result<(), &'static str> {
     let rest = uri
         .strip_prefix("smb://")
-        .ok_or("target URI must use the smb:// scheme")?;
+        .ok_or("URI must use the smb:// scheme")?;
     let (authority, path) = rest
         .split_once('/')
-        .ok_or("target URI must name a share and path")?;
+        .ok_or("URI must name a share and path")?;
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     if host.is_empty() {
-        return Err("target URI has no server");
+        return Err("URI has no server");
     }
     if path.split('/').filter(|p| !p.is_empty()).count() < 1 {
-        return Err("target URI must name a share and path");
+        return Err("URI must name a share and path");
     }
     if host.ends_with(".invalid") || host.starts_with("unreachable") {
         return Err("SMB server unreachable");

@@ -1,9 +1,10 @@
 //! Edits of one VM record: a power state with the fields that follow it (disposition, guest
-//! addresses, agent, usage), and the fields a PATCH body (or a clone template) may change.
+//! addresses, agent, usage), the fields a PATCH body (or a clone template) may change, and a
+//! block device's slot and PATCH fields.
 
 use serde_json::{Map, Value};
 
-use crate::model::VirDomain;
+use crate::model::{BlockDevice, VirDomain};
 
 /// Sets `state` and everything that follows from it; `unix` becomes `modified`.
 pub(super) fn set_state(vm: &mut VirDomain, state: &str, unix: i64) {
@@ -92,5 +93,79 @@ pub(super) fn apply_patch(vm: &mut VirDomain, patch: &Map<String, Value>) {
 fn set_string(field: &mut String, value: &Value) {
     if let Some(s) = value.as_str() {
         *field = s.to_owned();
+    }
+}
+
+/// Block device types that never occupy a slot (they always report -1).
+pub(super) const SLOTLESS_TYPES: &[&str] = &["NVRAM", "VTPM"];
+
+/// The bus a block device type sits on (slots are numbered per bus).
+fn bus(kind: &str) -> &'static str {
+    match kind {
+        "VIRTIO_DISK" => "virtio",
+        "SCSI_DISK" => "scsi",
+        _ => "ide",
+    }
+}
+
+/// The slot a new `kind` device gets on a VM with `devices`: -1 for NVRAM and vTPM, the
+/// `requested` one when it is free, else the lowest free slot of its bus (IDE has 4).
+/// `Err` says why not.
+pub(super) fn assign_slot(
+    devices: &[BlockDevice],
+    kind: &str,
+    requested: i64,
+) -> Result<i64, String> {
+    if SLOTLESS_TYPES.contains(&kind) {
+        return Ok(-1);
+    }
+    let bus = bus(kind);
+    let taken: Vec<i64> = devices
+        .iter()
+        .filter(|d| !SLOTLESS_TYPES.contains(&d.kind.as_str()) && self::bus(&d.kind) == bus)
+        .map(|d| d.slot)
+        .collect();
+    let limit = if bus == "ide" { 4 } else { 64 };
+    if requested >= 0 {
+        if taken.contains(&requested) {
+            return Err(format!("slot {requested} is already in use on this VM"));
+        }
+        if requested >= limit {
+            return Err(format!("slot {requested} does not exist on the {bus} bus"));
+        }
+        return Ok(requested);
+    }
+    (0..limit)
+        .find(|s| !taken.contains(s))
+        .ok_or_else(|| format!("no free slot on the {bus} bus"))
+}
+
+/// Applies the writable fields of a validated block-device PATCH body to `disk`
+/// (`capacity`, `type`, `cacheMode`, `path`, `name`, `disableSnapshotting`,
+/// `tieringPriorityFactor`; `slot` and `virDomainUUID` are create-only and ignored).
+pub(super) fn apply_disk_patch(disk: &mut BlockDevice, patch: &Map<String, Value>) {
+    for (key, value) in patch {
+        match key.as_str() {
+            "capacity" => {
+                if let Some(c) = value.as_i64() {
+                    disk.capacity = c;
+                }
+            }
+            "type" => set_string(&mut disk.kind, value),
+            "cacheMode" => set_string(&mut disk.cache_mode, value),
+            "path" => set_string(&mut disk.path, value),
+            "name" => set_string(&mut disk.name, value),
+            "disableSnapshotting" => {
+                if let Some(b) = value.as_bool() {
+                    disk.disable_snapshotting = b;
+                }
+            }
+            "tieringPriorityFactor" => {
+                if let Some(n) = value.as_i64() {
+                    disk.tiering_priority_factor = n;
+                }
+            }
+            _ => {}
+        }
     }
 }
