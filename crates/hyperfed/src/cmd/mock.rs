@@ -105,6 +105,11 @@ pub struct ServeArgs {
     /// Status for a missing or expired session: 401 (default) or 503 (as the schema says).
     #[arg(long, default_value_t = 401, value_parser = clap::builder::PossibleValuesParser::new(["401", "503"]).map(|s| s.parse::<u16>().unwrap_or(401)))]
     pub session_error_status: u16,
+    /// SMB shares as a directory: smb://host/share/path maps to DIR/host/share/path (exports
+    /// write a VM definition there, imports read it). Without it, exports write nothing and
+    /// imports find nothing.
+    #[arg(long, value_name = "DIR")]
+    pub smb_root: Option<PathBuf>,
 }
 
 /// Runs `hyperfed mock`.
@@ -146,6 +151,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.shutdown_duration = Duration::from_millis(args.shutdown_ms);
     config.vm_count = args.vm_count;
     config.session_error_status = args.session_error_status;
+    config.smb_root = args.smb_root;
     config.faults = Faults {
         latency_ms: args.latency,
         jitter_ms: args.jitter,
@@ -155,6 +161,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..Faults::default()
     };
     let username = config.username.clone();
+    let smb_root = config.smb_root.clone();
     let sim = Simulator::start(config, args.listen)
         .await
         .with_context(|| format!("starting the simulator on --listen {}", args.listen))?;
@@ -193,6 +200,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         sim.base_url(),
         sim.base_url()
     );
+    if let Some(dir) = &smb_root {
+        eprintln!(
+            "  SMB:       smb://HOST/SHARE/PATH is {}/HOST/SHARE/PATH",
+            dir.display()
+        );
+    }
     eprintln!("Press Ctrl-C to stop.");
     shutdown_signal().await.context("waiting for Ctrl-C")?;
     sim.shutdown().await;
@@ -264,6 +277,8 @@ mod tests {
             "--vm-count",
             "2000",
             "--ignore-acpi",
+            "--smb-root",
+            "/srv/smb",
         ])
         .unwrap();
         let s = args.serve;
@@ -275,6 +290,7 @@ mod tests {
         assert_eq!((s.username.as_str(), s.password.as_str()), ("ops", "pw"));
         assert_eq!((s.session_error_status, s.vm_count), (503, Some(2000)));
         assert!(s.ignore_acpi);
+        assert_eq!(s.smb_root, Some(PathBuf::from("/srv/smb")));
     }
 
     #[test]
