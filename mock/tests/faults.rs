@@ -147,5 +147,27 @@ async fn guests_can_ignore_acpi_shutdown() {
         .await;
     api.wait_task(&tag).await;
     assert_eq!(api.vm(uuid).await["state"], "SHUTOFF");
+    // The forced stop releases the guest's memory on its node.
+    let node = vm["nodeUUID"].as_str().unwrap();
+    let truth = sim.truth();
+    let entry = truth["capacity"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["uuid"] == node)
+        .unwrap()
+        .clone();
+    let holding: i64 = truth["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| {
+            v["node"] == node
+                && ["RUNNING", "PAUSED", "BLOCKED", "SHUTDOWN"]
+                    .contains(&v["state"].as_str().unwrap())
+        })
+        .map(|v| v["mem"].as_i64().unwrap())
+        .sum();
+    assert_eq!(entry["memory"]["allocated_bytes"].as_i64(), Some(holding));
     sim.shutdown().await;
 }
