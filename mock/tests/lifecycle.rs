@@ -417,3 +417,41 @@ async fn start_on_a_running_vm_is_accepted_and_changes_nothing() {
     assert_eq!(status, 500);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn generated_vms_still_start_on_nodes_generation_overcommitted() {
+    // Datacenter 21: generation left every node with more running memory than it has.
+    let sim = start(fast_config(Archetype::Datacenter, 21)).await;
+    let api = Api::login(&sim).await;
+    let truth = sim.truth();
+    assert_eq!(truth["capacity"]["cluster"]["memory"]["free_bytes"], 0);
+    let off = api.vm_in_state("SHUTOFF").await;
+    let uuid = off["uuid"].as_str().unwrap();
+    let (tag, _) = api
+        .mutate(
+            "POST",
+            "/VirDomain/action",
+            json!([{"virDomainUUID": uuid, "actionType": "START"}]),
+        )
+        .await;
+    assert_eq!(api.wait_task(&tag).await["state"], "COMPLETE");
+    let vm = api.vm(uuid).await;
+    assert_eq!(
+        (&vm["state"], &vm["nodeUUID"]),
+        (&json!("RUNNING"), &off["nodeUUID"])
+    );
+    // A VM created there is held to the free memory: it cannot start.
+    let (tag, created) = api
+        .mutate("POST", "/VirDomain", create_body("new", GIB, GIB))
+        .await;
+    api.wait_task(&tag).await;
+    let (tag, _) = api
+        .mutate(
+            "POST",
+            "/VirDomain/action",
+            json!([{"virDomainUUID": created, "actionType": "START"}]),
+        )
+        .await;
+    assert_eq!(api.wait_task(&tag).await["state"], "ERROR");
+    sim.shutdown().await;
+}

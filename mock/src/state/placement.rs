@@ -1,6 +1,7 @@
 //! Capacity as the live cluster enforces it: free memory per node and free storage, less what
 //! pending tasks have reserved, and the node a VM starts on (HyperCore's placement: the node
-//! asked for, else the VM's own node, its affinity nodes, then the node with the most room).
+//! asked for, else the VM's own node, its affinity nodes, then the node with the most room;
+//! a generated VM whose node generation overcommitted may fall back to that node).
 
 use super::tasks::{Reservation, SimState};
 use crate::generate::can_run_vms;
@@ -32,7 +33,8 @@ impl SimState {
 
     /// The node `vm` starts on: `requested` if given (and it has room), else the first of the
     /// VM's own node, its preferred and backup nodes, then every other node by most free
-    /// memory, that can run VMs and has room. `Err` says why none fits (no URI, no secret).
+    /// memory, that can run VMs and has room; failing that, a generated VM's own node if
+    /// generation overcommitted it. `Err` says why none fits.
     pub(super) fn place_vm(
         &self,
         vm: &VirDomain,
@@ -79,6 +81,13 @@ impl SimState {
             if vm.mem <= self.node_free_memory(node, extra) {
                 return Ok(node.to_owned());
             }
+        }
+        // Generation ignored memory and left some nodes overcommitted; a VM it placed on such a
+        // node may still start there, or many generated datacenters could start nothing.
+        if let Some(home) = self.grandfathered.get(&vm.uuid)
+            && usable.contains(&home.as_str())
+        {
+            return Ok(home.clone());
         }
         let largest = others.first().map_or(0, |(_, free)| *free);
         Err(format!(

@@ -119,6 +119,9 @@ pub struct SimState {
     pub(super) charged: HashMap<String, i64>,
     /// `smb://host/share/path` maps to `<smb_root>/host/share/path` when set.
     pub(super) smb_root: Option<PathBuf>,
+    /// Generated VMs whose node generation left overcommitted, with that node: they may still
+    /// start there when no node has room (generation placed them there; see `placement`).
+    pub(super) grandfathered: HashMap<String, String>,
 }
 
 /// Usage statistics of a VM that has not run yet (idle disks).
@@ -171,6 +174,21 @@ impl SimState {
         shutdown_duration: Duration,
     ) -> Self {
         let rng = ChaCha8Rng::seed_from_u64(cluster.seed ^ 0x5EED_0FC0_FFEE);
+        let overcommitted: Vec<String> = cluster
+            .nodes
+            .iter()
+            .filter(|n| {
+                let m = cluster.node_memory(n);
+                m.system + m.allocated > m.total
+            })
+            .map(|n| n.uuid.clone())
+            .collect();
+        let grandfathered = cluster
+            .vms
+            .iter()
+            .filter(|v| overcommitted.contains(&v.node_uuid))
+            .map(|v| (v.uuid.clone(), v.node_uuid.clone()))
+            .collect();
         SimState {
             cluster,
             tasks: BTreeMap::new(),
@@ -187,6 +205,7 @@ impl SimState {
             next_reservation: Reservation::default(),
             charged: HashMap::new(),
             smb_root: None,
+            grandfathered,
         }
     }
 
