@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::auth::Scope;
 use crate::cluster::Health;
 use crate::config::ToolsMode;
+use crate::validate::is_read_only;
 
 /// What the catalog builder needs to know about one cluster.
 #[derive(Clone)]
@@ -176,13 +177,6 @@ pub(crate) fn namespaced_name(alias: &str, tool: &str) -> String {
     format!("{alias}__{prefix}_{:06x}", fnv1a(tool) & 0x00ff_ffff)
 }
 
-fn is_read_only(tool: &Tool) -> bool {
-    tool.annotations
-        .as_ref()
-        .and_then(|a| a.read_only_hint)
-        .unwrap_or(false)
-}
-
 fn takes_vm(tool: &Tool) -> bool {
     tool.input_schema
         .get("properties")
@@ -262,6 +256,58 @@ fn fleet_tools() -> Vec<(Tool, FleetTool)> {
     ]
 }
 
+/// One plain name's view over every cluster offering the tool.
+struct Merged<'a> {
+    /// The definition most clusters share (ties: the first alias).
+    base: &'a Tool,
+    /// The most dangerous annotations any cluster declares.
+    annotations: ToolAnnotations,
+    /// True unless every cluster declares the tool read-only.
+    mutating: bool,
+    /// True when any cluster's tool takes a `vm` argument.
+    takes_vm: bool,
+}
+
+fn merge_offers<'a>(offers: &[(&CatalogCluster, &'a Tool)]) -> Option<Merged<'a>> {
+    let key = |t: &Tool| serde_json::to_string(t).unwrap_or_default();
+    let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
+    for (i, (_, t)) in offers.iter().enumerate() {
+        counts.entry(key(t)).or_insert((0, i)).0 += 1;
+    }
+    let base = counts
+        .values()
+        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+        .and_then(|(_, i)| offers.get(*i))
+        .map(|(_, t)| *t)?;
+    let hint = |t: &Tool, f: fn(&ToolAnnotations) -> Option<bool>, default: bool| {
+        t.annotations.as_ref().and_then(f).unwrap_or(default)
+    };
+    let all_read_only = offers.iter().all(|(_, t)| is_read_only(t));
+    let any_destructive = offers
+        .iter()
+        .any(|(_, t)| !is_read_only(t) && hint(t, |a| a.destructive_hint, true));
+    let all_idempotent = offers
+        .iter()
+        .all(|(_, t)| hint(t, |a| a.idempotent_hint, false));
+    let any_open_world = offers
+        .iter()
+        .any(|(_, t)| hint(t, |a| a.open_world_hint, true));
+    let mut annotations = ToolAnnotations::from_raw(
+        None,
+        Some(all_read_only),
+        Some(any_destructive),
+        Some(all_idempotent),
+        Some(any_open_world),
+    );
+    annotations.title = base.annotations.as_ref().and_then(|a| a.title.clone());
+    Some(Merged {
+        base,
+        annotations,
+        mutating: !all_read_only,
+        takes_vm: offers.iter().any(|(_, t)| takes_vm(t)),
+    })
+}
+
 /// Builds the catalog for `clusters` (any order) in `mode`.
 pub(crate) fn build(mode: ToolsMode, clusters: &[CatalogCluster]) -> Catalog {
     let mut clusters: Vec<&CatalogCluster> = clusters.iter().collect();
@@ -318,27 +364,37 @@ pub(crate) fn build(mode: ToolsMode, clusters: &[CatalogCluster]) -> Catalog {
     }
 
     // Plain-named operations: compact mode exports all of them; namespaced mode only the
-    // VM-targeted actions, routed by VM.
-    let mut ops: BTreeMap<&str, (&Tool, Vec<String>, Vec<String>)> = BTreeMap::new();
+    // VM-targeted actions, routed by VM. One name stands for the tool on every cluster that
+    // offers it, so no single cluster decides what it is: the definition most clusters share
+    // is shown, and its annotations are the most dangerous any cluster declares.
+    let mut ops: BTreeMap<&str, Vec<(&CatalogCluster, &Tool)>> = BTreeMap::new();
     for c in &clusters {
         for t in c.tools.iter() {
-            let e = ops
-                .entry(t.name.as_ref())
-                .or_insert_with(|| (t, Vec::new(), Vec::new()));
-            e.1.push(c.alias.clone());
-            if c.health == Health::Up {
-                e.2.push(c.alias.clone());
-            }
+            ops.entry(t.name.as_ref()).or_default().push((c, t));
         }
     }
-    for (name, (tool, all, live)) in ops {
-        let vm = takes_vm(tool);
-        let wanted = mode.compact() || (vm && !is_read_only(tool));
+    for (name, offers) in ops {
+        let Some(merged) = merge_offers(&offers) else {
+            continue;
+        };
+        let vm = merged.takes_vm;
+        let wanted = mode.compact() || (vm && merged.mutating);
         if !wanted || routes.contains_key(name) {
             continue;
         }
-        let aliases = if live.is_empty() { all } else { live };
+        let live: Vec<String> = offers
+            .iter()
+            .filter(|(c, _)| c.health == Health::Up)
+            .map(|(c, _)| c.alias.clone())
+            .collect();
+        let aliases = if live.is_empty() {
+            offers.iter().map(|(c, _)| c.alias.clone()).collect()
+        } else {
+            live
+        };
+        let tool = merged.base;
         let mut exported = tool.clone();
+        exported.annotations = Some(merged.annotations);
         exported.input_schema = Arc::new(with_cluster_arg(&tool.input_schema, &aliases, !vm));
         let how = if vm {
             "Runs on the cluster that owns `vm` (a VM uuid or `alias/vm-name`), or on `cluster`."
@@ -354,7 +410,7 @@ pub(crate) fn build(mode: ToolsMode, clusters: &[CatalogCluster]) -> Catalog {
                     tool: name.to_owned(),
                     takes_vm: vm,
                 },
-                mutating: !is_read_only(tool),
+                mutating: merged.mutating,
             },
         );
         tools.push(exported);
@@ -454,5 +510,30 @@ mod tests {
         let list = c.tools.iter().find(|t| t.name == "vm_list").unwrap();
         assert_eq!(list.input_schema["required"], json!(["cluster"]));
         assert!(!c.routes.contains_key("dc1__vm_list"));
+    }
+
+    #[test]
+    fn a_lying_cluster_does_not_decide_for_others() {
+        let mut liar = view("a0", Health::Down);
+        liar.tools = Arc::new(vec![
+            tool("vm_start", true, false),
+            tool("power_cycle", true, false),
+        ]);
+        let mut honest = view("c1", Health::Up);
+        honest.tools = Arc::new(vec![
+            tool("vm_start", false, true),
+            tool("power_cycle", false, false),
+        ]);
+        // Namespaced: the routed vm_start stays exported (and mutating) despite the liar.
+        let c = build(ToolsMode::Namespaced, &[liar.clone(), honest.clone()]);
+        assert!(c.routes.get("vm_start").is_some_and(|r| r.mutating));
+        // Compact: both shared tools are mutating, annotated so, and hidden from read.
+        let c = build(ToolsMode::Compact, &[liar, honest]);
+        for n in ["vm_start", "power_cycle"] {
+            assert!(c.routes[n].mutating, "{n}");
+            let t = c.tools.iter().find(|t| t.name == n).unwrap();
+            assert_eq!(t.annotations.as_ref().unwrap().read_only_hint, Some(false));
+            assert!(!c.visible(Scope::Read).iter().any(|t| t.name == n));
+        }
     }
 }

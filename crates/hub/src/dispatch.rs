@@ -165,7 +165,8 @@ pub(crate) async fn call_tool(
     let catalog = hub.catalog();
     let Some(route) = catalog.routes.get(name) else {
         return Err(HubError::BadRequest(format!(
-            "unknown tool '{name}'; list the tools to see what this hub offers"
+            "unknown tool '{}'; list the tools to see what this hub offers",
+            shown(name)
         )));
     };
     let mut args = arguments.unwrap_or_default();
@@ -216,13 +217,38 @@ pub(crate) async fn call_tool(
             };
             match routed {
                 Ok(alias) => {
-                    forward_audited(hub, name, &alias, tool, args, route.mutating, ctx).await
+                    // The target cluster's own manifest decides too: a tool it declares as
+                    // changing the cluster is checked and audited as such, whatever other
+                    // clusters claim about the same name.
+                    let Some(own_read_only) = hub.registry().tool_read_only(&alias, tool) else {
+                        return Ok(error_result(format!(
+                            "cluster '{}' does not offer '{tool}'",
+                            shown(&alias)
+                        )));
+                    };
+                    let mutating = route.mutating || !own_read_only;
+                    if let Some(why) = auth::refusal(ctx.scope, name, Some(tool), mutating, &args) {
+                        args.insert("cluster".into(), Value::String(alias.clone()));
+                        audit_refusal(hub, name, &route.target, Some(tool), &args, ctx, &why).await;
+                        return Err(HubError::Forbidden(why));
+                    }
+                    forward_audited(hub, name, &alias, tool, args, mutating, ctx).await
                 }
                 Err(e) => Err(e),
             }
         }
     };
     Ok(outcome.unwrap_or_else(|e| error_result(e.to_string())))
+}
+
+/// A caller-supplied name, shortened for an error message (never echoed whole).
+pub(crate) fn shown(name: &str) -> String {
+    const MAX: usize = 64;
+    if name.chars().count() <= MAX {
+        return name.chars().filter(|c| !c.is_control()).collect();
+    }
+    let head: String = name.chars().filter(|c| !c.is_control()).take(MAX).collect();
+    format!("{head}... ({} bytes)", name.len())
 }
 
 /// Records a call refused for its scope (nothing was forwarded).

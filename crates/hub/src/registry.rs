@@ -187,6 +187,14 @@ impl Registry {
         Some(e.record.clone())
     }
 
+    /// Whether `alias` offers `tool` and, if so, whether its own manifest declares it
+    /// read-only (`Some(true)`); None when the cluster or the tool is unknown.
+    pub(crate) fn tool_read_only(&self, alias: &str, tool: &str) -> Option<bool> {
+        let e = self.clusters.get(alias)?;
+        let t = e.tools.iter().find(|t| t.name == tool)?;
+        Some(crate::validate::is_read_only(t))
+    }
+
     /// The link of an up cluster (with its up token), or why there is none.
     pub(crate) fn live_link(&self, alias: &str) -> Result<LiveLink, HubError> {
         let entry = self

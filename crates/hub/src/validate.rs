@@ -21,6 +21,26 @@ pub(crate) const MAX_SCHEMA_DEPTH: usize = 16;
 pub(crate) const MAX_SCHEMA_BYTES: usize = 64 * 1024;
 /// Most tools accepted from one worker.
 pub(crate) const MAX_TOOLS_PER_WORKER: usize = 512;
+/// The separator of namespaced names: a worker tool name never contains it, so an exported
+/// name never holds a second namespace (e.g. a hub joined to a hub).
+pub(crate) const NAMESPACE_SEPARATOR: &str = "__";
+/// HyperFed worker actions: whatever a worker's annotations claim, the hub treats these as
+/// changing the cluster (scope checks, audit), so a lying worker cannot make them "read-only".
+pub(crate) const KNOWN_ACTIONS: &[&str] = &[
+    "vm_start",
+    "vm_shutdown",
+    "vm_stop",
+    "vm_reboot",
+    "vm_reset",
+    "vm_migrate",
+    "vm_pause",
+    "vm_nmi",
+    "snapshot_create",
+    "snapshot_delete",
+    "vm_clone",
+    "vm_export",
+    "api_request",
+];
 
 fn depth(v: &Value) -> usize {
     match v {
@@ -72,6 +92,11 @@ pub(crate) fn check_tool(tool: &Tool) -> Result<(), String> {
             "name does not match ^[A-Za-z0-9_-]{{1,{MAX_WORKER_TOOL_NAME}}}$"
         ));
     }
+    if tool.name.contains(NAMESPACE_SEPARATOR) {
+        return Err(format!(
+            "name contains '{NAMESPACE_SEPARATOR}' (a namespaced name: is the worker a hub?)"
+        ));
+    }
     if let Some(d) = &tool.description {
         check_text("description", d, MAX_DESCRIPTION)?;
     }
@@ -118,6 +143,25 @@ fn intern(schema: Arc<JsonObject>) -> Arc<JsonObject> {
     SCHEMAS.share(key, || schema)
 }
 
+/// True when `tool` declares `readOnlyHint: true`.
+pub(crate) fn is_read_only(tool: &Tool) -> bool {
+    tool.annotations
+        .as_ref()
+        .and_then(|a| a.read_only_hint)
+        .unwrap_or(false)
+}
+
+/// A known action claimed read-only by its worker is re-annotated as changing the cluster.
+fn distrust_read_only_claim(alias: &str, tool: &mut Tool) {
+    if is_read_only(tool) && KNOWN_ACTIONS.contains(&tool.name.as_ref()) {
+        tracing::warn!(cluster = alias, tool = %tool.name, "a worker claims an action is read-only; the hub treats it as changing the cluster");
+        if let Some(a) = tool.annotations.as_mut() {
+            a.read_only_hint = Some(false);
+            a.destructive_hint = Some(true);
+        }
+    }
+}
+
 /// Keeps the tools that pass `check_tool` (first of duplicate names), logging each refusal;
 /// their schemas are interned.
 pub(crate) fn accept_tools(alias: &str, tools: Vec<Tool>) -> Vec<Tool> {
@@ -135,6 +179,7 @@ pub(crate) fn accept_tools(alias: &str, tools: Vec<Tool>) -> Vec<Tool> {
         match check_tool(&tool) {
             Ok(()) if seen.insert(tool.name.to_string()) => {
                 let mut tool = tool;
+                distrust_read_only_claim(alias, &mut tool);
                 tool.input_schema = intern(tool.input_schema);
                 tool.output_schema = tool.output_schema.map(intern);
                 out.push(tool)

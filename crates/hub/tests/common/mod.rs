@@ -3,6 +3,8 @@
 //! `list_changed` and progress notifications.
 #![allow(dead_code)]
 
+pub mod liar;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,0 +1,168 @@
+//! Issue #15: each test performs one attack found against the hub (a lying worker holding the
+//! join secret, a read token, a replayed join, a session flood) and asserts it fails.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::liar::{self, Liar};
+use common::*;
+use hyperfed_hub::{HubConfig, Scope, ToolsMode, issue_token};
+use hyperfed_protocol::Secret;
+use serde_json::{Value, json};
+
+const STATIC: &str = "hardening-static-token-0123456789";
+
+fn config() -> HubConfig {
+    let mut c = HubConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(SECRET));
+    c.heartbeat_interval = Duration::from_millis(250);
+    c.fanout_timeout = Duration::from_secs(2);
+    c.call_timeout = Duration::from_secs(5);
+    c
+}
+
+async fn audit(base: &str, token: &str) -> Vec<Value> {
+    let v: Value = reqwest::Client::new()
+        .get(format!("{base}/v1/audit?limit=1000"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["entries"].as_array().cloned().unwrap_or_default()
+}
+
+async fn names(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, Recorder>,
+) -> BTreeSet<String> {
+    client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect()
+}
+
+/// Item 1: in compact mode a worker whose alias sorts first claims `vm_start`, `vm_stop` and
+/// `power_cycle` are read-only. A read token still cannot see or call them on any cluster, an
+/// admin's actions on the honest clusters are audited, and the lie changes nothing for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item1_a_lying_manifest_decides_nothing_for_other_clusters() {
+    let dir = TempDir::new("item1");
+    let mut c = config();
+    c.tools_mode = ToolsMode::Compact;
+    c.token = Some(Secret::new(STATIC));
+    c.data_dir = Some(dir.0.clone());
+    let hub = hyperfed_hub::start(c).await.unwrap();
+    let read = issue_token(&dir.0, Scope::Read, Duration::from_secs(600), "reader").unwrap();
+
+    // The liar sorts first ("a0") and lies about three actions.
+    let lies = Liar::serve(vec![
+        liar::tool("vm_start", true, false, true),
+        liar::tool("vm_stop", true, false, true),
+        liar::tool("power_cycle", true, false, false),
+        liar::tool("vm_list", true, false, false),
+    ])
+    .await;
+    let (status, joined) = lies.join(&hub.base_url(), "a0", "liar-uuid").await;
+    assert_eq!(status, 200, "{joined}");
+    let _beat = liar::keep_alive(&hub.base_url(), &joined, Duration::from_millis(100));
+    // An honest worker that offers power_cycle as the action it is.
+    let honest = Liar::serve(vec![liar::tool("power_cycle", false, true, false)]).await;
+    let (status, joined_h) = honest.join(&hub.base_url(), "h1", "honest-uuid").await;
+    assert_eq!(status, 200, "{joined_h}");
+    let _beat_h = liar::keep_alive(&hub.base_url(), &joined_h, Duration::from_millis(100));
+    let worker =
+        FakeWorker::start(FakeCluster::archetype("dr", 1), &hub.base_url(), Some("c1")).await;
+    worker.wait_joins(1).await;
+    let off = worker
+        .cluster
+        .vms()
+        .into_iter()
+        .find(|v| v.state == "SHUTOFF")
+        .unwrap();
+    let on = worker
+        .cluster
+        .vms()
+        .into_iter()
+        .find(|v| v.state == "RUNNING")
+        .unwrap();
+
+    let (reader, _) = client(&hub.mcp_url(), Some(&read)).await;
+    let visible = names(&reader).await;
+    for n in ["vm_start", "vm_stop", "power_cycle"] {
+        assert!(!visible.contains(n), "read sees {n}: {visible:?}");
+    }
+    assert!(visible.contains("vm_list"), "{visible:?}");
+    // Calling them anyway: refused, nothing runs.
+    let (v, err) = call(
+        &reader,
+        "vm_start",
+        json!({"vm": off.uuid, "cluster": "c1"}),
+    )
+    .await;
+    assert!(err, "read started a VM: {v}");
+    let (v, err) = call(
+        &reader,
+        "vm_stop",
+        json!({"vm": on.uuid, "cluster": "c1", "confirm_token": "confirm-stop"}),
+    )
+    .await;
+    assert!(err, "read stopped a VM: {v}");
+    let (v, err) = call(&reader, "power_cycle", json!({"cluster": "h1"})).await;
+    assert!(err, "read power-cycled: {v}");
+    let now = worker.cluster.vms();
+    assert_eq!(
+        now.iter().find(|v| v.uuid == off.uuid).unwrap().state,
+        "SHUTOFF"
+    );
+    assert_eq!(
+        now.iter().find(|v| v.uuid == on.uuid).unwrap().state,
+        "RUNNING"
+    );
+    assert!(honest.calls().is_empty(), "{:?}", honest.calls());
+    let _ = reader.cancel().await;
+
+    // An admin's actions on the honest clusters are audited.
+    let (admin, _) = client(&hub.mcp_url(), Some(STATIC)).await;
+    let (v, err) = call(&admin, "vm_stop", json!({"vm": on.uuid, "cluster": "c1"})).await;
+    assert!(!err && v["confirmation_required"] == true, "{v}");
+    let (v, err) = call(
+        &admin,
+        "vm_stop",
+        json!({"vm": on.uuid, "cluster": "c1", "confirm_token": "confirm-stop"}),
+    )
+    .await;
+    assert!(!err, "{v}");
+    let (v, err) = call(&admin, "power_cycle", json!({"cluster": "h1"})).await;
+    assert!(!err, "{v}");
+    let entries = audit(&hub.base_url(), STATIC).await;
+    let outcomes = |tool: &str, cluster: &str| -> Vec<String> {
+        entries
+            .iter()
+            .filter(|e| e["tool"] == tool && e["cluster"] == cluster)
+            .map(|e| e["outcome"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(outcomes("vm_start", "c1"), ["refused"], "{entries:?}");
+    assert_eq!(
+        outcomes("vm_stop", "c1"),
+        ["refused", "confirmation_required", "ok"],
+        "{entries:?}"
+    );
+    assert_eq!(
+        outcomes("power_cycle", "h1"),
+        ["refused", "ok"],
+        "{entries:?}"
+    );
+    let _ = admin.cancel().await;
+
+    worker.shutdown().await;
+    lies.stop().await;
+    honest.stop().await;
+    hub.shutdown().await;
+}
