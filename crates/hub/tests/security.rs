@@ -408,7 +408,7 @@ async fn foreign_origins_are_refused_on_mcp() {
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
         "clientInfo": {"name": "t", "version": "0"}}});
-    let post = |origin: Option<&'static str>| {
+    let post = |origin: Option<&str>| {
         let mut r = http
             .post(hub.mcp_url())
             .header("accept", "application/json, text/event-stream")
@@ -418,21 +418,29 @@ async fn foreign_origins_are_refused_on_mcp() {
         }
         r.send()
     };
-    for bad in [
+    // Issue #15: the port counts too (another local web server is another origin).
+    let own = format!("http://127.0.0.1:{}", hub.local_addr().port());
+    let own_name = format!("http://localhost:{}", hub.local_addr().port());
+    let bad: Vec<&str> = vec![
         "http://evil.example",
         "https://hub.example.com.evil.example",
         "null",
         "http://localhost.evil.example:80",
-    ] {
+        "http://127.0.0.1:80",
+        "http://127.0.0.1",
+        "http://localhost:3000",
+        "https://hub.example.com",
+    ];
+    for bad in bad {
         let resp = post(Some(bad)).await.unwrap();
         assert_eq!(resp.status(), 403, "{bad}");
         assert!(resp.text().await.unwrap().contains("Origin"));
     }
     for good in [
         None,
-        Some("http://localhost:3000"),
-        Some("http://127.0.0.1"),
-        Some("https://hub.example.com"),
+        Some(own.as_str()),
+        Some(own_name.as_str()),
+        Some("https://hub.example.com:8443"),
     ] {
         let resp = post(good).await.unwrap();
         assert_eq!(resp.status(), 200, "{good:?}");
@@ -465,11 +473,23 @@ async fn foreign_origins_are_refused_on_mcp() {
     }
     let resp = http
         .post(format!("{}/v1/tools/fleet_status", hub.base_url()))
-        .header("origin", "http://localhost:5173")
-        .body("{}")
+        .header("origin", own.as_str())
+        .json(&json!({}))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    // A cross-site form or text/plain POST (no CORS preflight) is refused even from an
+    // allowed origin: state-changing REST calls must be JSON.
+    for ctype in ["text/plain", "application/x-www-form-urlencoded"] {
+        let resp = http
+            .post(format!("{}/v1/tools/fleet_status", hub.base_url()))
+            .header("content-type", ctype)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 415, "{ctype}");
+    }
     hub.shutdown().await;
 }

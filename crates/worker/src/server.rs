@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{AuthPolicy, check_host, require_bearer};
+use crate::auth::{AuthPolicy, require_bearer};
 use crate::catalog::Catalog;
 use crate::cluster::Cluster;
 use crate::config::{ClusterSource, WorkerConfig};
@@ -28,6 +28,7 @@ use crate::rest;
 use crate::state::WorkerState;
 use crate::tls;
 use crate::tools;
+use hyperfed_http::origin::{HostPolicy, check_host_and_origin, require_json_body};
 
 /// A running worker; call [`WorkerHandle::shutdown`] to stop it.
 pub struct WorkerHandle {
@@ -224,10 +225,8 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         source,
     })?;
 
-    let mut allowed: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
-    if !addr.ip().is_unspecified() {
-        allowed.push(addr.ip().to_string());
-    } else if config.allowed_hosts.is_empty() {
+    let mut allowed: Vec<String> = Vec::new();
+    if addr.ip().is_unspecified() && config.allowed_hosts.is_empty() {
         tracing::warn!(
             listen = %addr,
             "listening on all interfaces but only loopback Host headers are accepted: add --allowed-host <name or ip> for remote clients"
@@ -242,7 +241,9 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         allowed.push(h);
     }
     allowed.extend(config.allowed_hosts.iter().cloned());
-    let allowed = Arc::new(allowed);
+    // The hub's Host and Origin checks (one implementation): no cross-site page drives this
+    // worker, even without a token on loopback.
+    let hosts = Arc::new(HostPolicy::new(addr, &allowed));
 
     let cancel = CancellationToken::new();
     let mcp_state = state.clone();
@@ -251,7 +252,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         move || Ok(WorkerMcp::new(mcp_state.clone())),
         sessions.clone(),
         StreamableHttpServerConfig::default()
-            .with_allowed_hosts(allowed.iter().cloned())
+            .with_allowed_hosts(hosts.rmcp_hosts())
             // Stateless (2026-07-28) calls, such as the hub's stateless call, get plain JSON.
             .with_json_response(true)
             .with_cancellation_token(cancel.child_token()),
@@ -259,7 +260,6 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     let policy = AuthPolicy {
         token: config.token.clone(),
         join_secret: config.join.as_ref().map(|j| j.secret.clone()),
-        allowed_hosts: allowed.clone(),
         state: state.clone(),
     };
     // Read-only tool calls take the MCP fast path (see hyperfed_http::mcp_fast_path).
@@ -273,6 +273,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     let router = Router::new()
         .merge(mcp)
         .merge(rest::protected_routes(state.clone()))
+        .layer(axum::middleware::from_fn(require_json_body))
         // Inside authentication: only authenticated bodies are buffered and checked.
         .layer(axum::middleware::from_fn(
             hyperfed_http::jsonrpc::reject_malformed_json,
@@ -282,7 +283,10 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
             require_bearer,
         ))
         .merge(rest::public_routes(state.clone()))
-        .layer(axum::middleware::from_fn_with_state(policy, check_host));
+        .layer(axum::middleware::from_fn_with_state(
+            hosts,
+            check_host_and_origin,
+        ));
 
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {
