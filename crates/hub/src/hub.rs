@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 use hyperfed_protocol::join::{MAX_CLOCK_SKEW, unix_now};
 use hyperfed_protocol::redact_uri;
-use hyperfed_protocol::{
-    ClusterAlias, HeartbeatResponse, JoinError, JoinRequest, JoinResponse, WorkerClaims,
-};
+use hyperfed_protocol::{ClusterAlias, HeartbeatResponse, JoinError, JoinRequest, JoinResponse};
 use rmcp::model::Tool;
 use rmcp::service::{Peer, RoleServer};
 use tokio::sync::Semaphore;
@@ -28,6 +26,7 @@ use crate::registry::{LiveCluster, LiveLink, Registry};
 use crate::store::{Manifest, Store};
 use crate::validate;
 use crate::vm_index::VmIndex;
+use crate::worker_token::{WorkerTokenClaims, WorkerTokens, new_join_id};
 
 /// Lifetime of the token a worker presents on heartbeats.
 const WORKER_TOKEN_TTL: Duration = Duration::from_secs(300);
@@ -81,6 +80,8 @@ pub(crate) struct Hub {
     join_lock: Mutex<()>,
     /// One shared tool list per distinct manifest (workers of one version offer the same).
     tool_lists: Interner<[u8; 32], Vec<Tool>>,
+    /// Signs worker tokens with a key of this run only, bound to one join.
+    worker_tokens: WorkerTokens,
 }
 
 /// A link's events, delivered to the hub that registered it (if it still runs).
@@ -142,6 +143,7 @@ impl Hub {
             calls_stopping: CancellationToken::new(),
             join_lock: Mutex::new(()),
             tool_lists,
+            worker_tokens: WorkerTokens::new(),
         });
         hub.rebuild_catalog();
         Ok(hub)
@@ -318,6 +320,12 @@ impl Hub {
         if let Some(msg) = self.registry.alias_conflict(&alias, &req.cluster_uuid) {
             return Err(JoinRefusal::Conflict(msg));
         }
+        if let Some(msg) = self
+            .registry
+            .live_elsewhere(&alias, &req.cluster_uuid, &req.worker_url)
+        {
+            return Err(JoinRefusal::Conflict(msg));
+        }
 
         let events: Arc<dyn LinkEvents> = Arc::new(HubEvents {
             hub: Arc::downgrade(self),
@@ -375,9 +383,17 @@ impl Hub {
             }
         };
         let mut replaced = Vec::new();
+        let join_id = new_join_id();
         {
             let _serial = self.join_lock.lock();
-            if let Some(msg) = self.registry.alias_conflict(&alias, &req.cluster_uuid) {
+            let conflict = self
+                .registry
+                .alias_conflict(&alias, &req.cluster_uuid)
+                .or_else(|| {
+                    self.registry
+                        .live_elsewhere(&alias, &req.cluster_uuid, &req.worker_url)
+                });
+            if let Some(msg) = conflict {
                 link.close();
                 return Err(JoinRefusal::Conflict(msg));
             }
@@ -395,6 +411,7 @@ impl Hub {
                 last_seen: Instant::now(),
                 link: Some(link),
                 up: CancellationToken::new(),
+                join_id: join_id.clone(),
             });
             replaced.extend(previous);
         }
@@ -405,10 +422,10 @@ impl Hub {
         tracing::info!(cluster = %alias, url = %redact_uri(&req.worker_url), tools = tool_count, "cluster joined");
         self.tools_changed();
         Ok(JoinResponse {
-            worker_token: WorkerClaims::issue(
-                &self.config.secret,
+            worker_token: self.worker_tokens.issue(
                 &alias,
                 &req.cluster_uuid,
+                &join_id,
                 WORKER_TOKEN_TTL,
             ),
             alias,
@@ -417,26 +434,29 @@ impl Hub {
         })
     }
 
-    fn verify_worker(&self, token: &str) -> Option<WorkerClaims> {
-        let claims = WorkerClaims::verify(&self.config.secret, token).ok()?;
+    /// The claims of a worker token issued by this run for the join that holds its alias now.
+    fn verify_worker(&self, token: &str) -> Option<WorkerTokenClaims> {
+        let claims = self.worker_tokens.verify(token)?;
         self.registry
-            .is_joined(&claims.sub, &claims.cid)
+            .is_joined(&claims.sub, &claims.cid, &claims.jid)
             .then_some(claims)
     }
 
     /// Records a heartbeat; `None` means "unknown, re-join".
     pub(crate) fn heartbeat(self: &Arc<Self>, token: &str) -> Option<HeartbeatResponse> {
         let claims = self.verify_worker(token)?;
-        let came_back = self.registry.heartbeat(&claims.sub, unix_now())?;
+        let came_back = self
+            .registry
+            .heartbeat(&claims.sub, &claims.jid, unix_now())?;
         if came_back {
             tracing::info!(cluster = %claims.sub, "cluster is up again");
             self.tools_changed();
         }
         Some(HeartbeatResponse {
-            worker_token: WorkerClaims::issue(
-                &self.config.secret,
+            worker_token: self.worker_tokens.issue(
                 &claims.sub,
                 &claims.cid,
+                &claims.jid,
                 WORKER_TOKEN_TTL,
             ),
         })

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 mod tls;
+mod worker_token;
 // Plain data and the parts that keep or derive it.
 pub mod audit;
 mod call_context;

@@ -29,6 +29,8 @@ pub(crate) struct LiveCluster {
     /// Cancelled when the cluster is marked down, so calls in flight to it end at once (a
     /// fresh token is put in its place for the next up period).
     pub up: CancellationToken,
+    /// The join this registration came from; only its worker token heartbeats it.
+    pub join_id: String,
 }
 
 impl LiveCluster {
@@ -41,6 +43,7 @@ impl LiveCluster {
             last_seen: Instant::now(),
             link: None,
             up: CancellationToken::new(),
+            join_id: String::new(),
         }
     }
 
@@ -129,16 +132,43 @@ impl Registry {
         })
     }
 
-    /// True when `alias` is registered for `cluster_uuid` and not waiting to re-join.
-    pub(crate) fn is_joined(&self, alias: &str, cluster_uuid: &str) -> bool {
+    /// True when `alias` is registered for `cluster_uuid` by the join `join_id` and not
+    /// waiting to re-join.
+    pub(crate) fn is_joined(&self, alias: &str, cluster_uuid: &str, join_id: &str) -> bool {
         self.clusters.get(alias).is_some_and(|e| {
-            e.record.cluster_uuid == cluster_uuid && e.health != Health::Reconnecting
+            e.record.cluster_uuid == cluster_uuid
+                && e.health != Health::Reconnecting
+                && !e.join_id.is_empty()
+                && e.join_id == join_id
         })
     }
 
-    /// Records a heartbeat of `alias`; `Some(true)` when it was down until now.
-    pub(crate) fn heartbeat(&self, alias: &str, now_unix: u64) -> Option<bool> {
+    /// Why `alias` (or another alias of `cluster_uuid`) cannot move to `url`: it is held by a
+    /// live worker at another URL, which must leave or be marked down first.
+    pub(crate) fn live_elsewhere(
+        &self,
+        alias: &str,
+        cluster_uuid: &str,
+        url: &str,
+    ) -> Option<String> {
+        self.clusters.iter().find_map(|e| {
+            let same = e.key() == alias || e.record.cluster_uuid == cluster_uuid;
+            (same && e.health == Health::Up && e.record.worker_url != url).then(|| {
+                format!(
+                    "cluster alias '{}' is held by a live worker at another URL; it moves only after that worker leaves or is marked down",
+                    e.key()
+                )
+            })
+        })
+    }
+
+    /// Records a heartbeat of `alias` from its join `join_id`; `Some(true)` when it was down
+    /// until now, None when that join no longer holds the alias.
+    pub(crate) fn heartbeat(&self, alias: &str, join_id: &str, now_unix: u64) -> Option<bool> {
         let mut e = self.clusters.get_mut(alias)?;
+        if e.join_id != join_id || e.health == Health::Reconnecting {
+            return None;
+        }
         e.last_seen = Instant::now();
         e.record.last_seen = now_unix;
         let was_down = e.health == Health::Down;

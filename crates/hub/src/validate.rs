@@ -24,7 +24,8 @@ pub(crate) const MAX_TOOLS_PER_WORKER: usize = 512;
 /// The separator of namespaced names: a worker tool name never contains it, so an exported
 /// name never holds a second namespace (e.g. a hub joined to a hub).
 pub(crate) const NAMESPACE_SEPARATOR: &str = "__";
-/// HyperFed worker actions: whatever a worker's annotations claim, the hub treats these as
+/// HyperFed worker actions (`api_request` is read-only unless the worker allows raw writes,
+/// and its writes need `admin` anyway): whatever a worker's annotations claim, the hub treats these as
 /// changing the cluster (scope checks, audit), so a lying worker cannot make them "read-only".
 pub(crate) const KNOWN_ACTIONS: &[&str] = &[
     "vm_start",
@@ -39,7 +40,6 @@ pub(crate) const KNOWN_ACTIONS: &[&str] = &[
     "snapshot_delete",
     "vm_clone",
     "vm_export",
-    "api_request",
 ];
 
 fn depth(v: &Value) -> usize {

@@ -166,3 +166,108 @@ async fn item1_a_lying_manifest_decides_nothing_for_other_clusters() {
     honest.stop().await;
     hub.shutdown().await;
 }
+
+async fn cluster_url(base: &str, alias: &str) -> Option<(String, String)> {
+    let v: Value = reqwest::get(format!("{base}/v1/clusters"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["clusters"].as_array()?.iter().find_map(|c| {
+        (c["alias"] == alias).then(|| {
+            (
+                c["worker_url"].as_str().unwrap_or("").to_owned(),
+                c["state"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+    })
+}
+
+/// Item 6: a secret holder joins as a live cluster's alias with its uuid (public on /health)
+/// and another URL, forges a worker token for it and tries to make it leave. All refused; once
+/// the real worker is down the alias may move, but the real worker's heartbeats never keep the
+/// impostor alive, and the real worker takes its alias back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item6_a_live_alias_cannot_be_taken_over() {
+    let hub = hyperfed_hub::start(config()).await.unwrap();
+    let base = hub.base_url();
+    let real = FakeWorker::start(FakeCluster::archetype("edge", 1), &base, Some("c1")).await;
+    real.wait_joins(1).await;
+    let uuid = real.cluster.uuid.clone();
+    let impostor = Liar::serve(vec![liar::tool("vm_list", true, false, false)]).await;
+
+    let (status, body) = impostor.join(&base, "c1", &uuid).await;
+    assert_eq!(status, 409, "takeover of a live alias: {body}");
+    let (status, body) = impostor.join(&base, "other", &uuid).await;
+    assert_eq!(
+        status, 409,
+        "takeover through another alias of the same uuid: {body}"
+    );
+    assert_eq!(cluster_url(&base, "c1").await.unwrap().0, real.url);
+    // A worker token minted with the join secret (any secret holder can) is refused.
+    let forged = hyperfed_protocol::WorkerClaims::issue(
+        &Secret::new(SECRET),
+        "c1",
+        &uuid,
+        Duration::from_secs(300),
+    );
+    assert_eq!(liar::heartbeat(&base, &forged).await, 401);
+    let left = reqwest::Client::new()
+        .post(format!("{base}/v1/leave"))
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.status().as_u16(), 401);
+    assert_eq!(cluster_url(&base, "c1").await.unwrap().0, real.url);
+    let (c, _) = client(&hub.mcp_url(), None).await;
+    let (_, err) = call(&c, "c1__vm_list", json!({})).await;
+    assert!(!err);
+    assert!(
+        impostor.calls().is_empty(),
+        "the impostor answered: {:?}",
+        impostor.calls()
+    );
+
+    // The real worker goes quiet and is marked down: now the alias may move.
+    real.pause_heartbeats(true);
+    eventually_async(|| async {
+        cluster_url(&base, "c1")
+            .await
+            .is_some_and(|(_, s)| s == "down")
+    })
+    .await;
+    let (status, body) = impostor.join(&base, "c1", &uuid).await;
+    assert_eq!(status, 200, "{body}");
+    // The real worker's heartbeats (its old token) do not keep the impostor alive: refused,
+    // the real worker re-joins once the silent impostor is down, and holds c1 again.
+    real.pause_heartbeats(false);
+    eventually_async(|| async {
+        cluster_url(&base, "c1")
+            .await
+            .is_some_and(|(u, s)| u == real.url && s == "up")
+    })
+    .await;
+    let (_, err) = call(&c, "c1__vm_list", json!({})).await;
+    assert!(!err);
+    let _ = c.cancel().await;
+    real.shutdown().await;
+    impostor.stop().await;
+    hub.shutdown().await;
+}
+
+/// Polls an async condition until it holds (up to ~10 s).
+async fn eventually_async<F, Fut>(mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..400 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out");
+}
