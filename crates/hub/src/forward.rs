@@ -235,7 +235,10 @@ mod tests {
             Box::pin(async { Err(LinkError::Failed("not used".into())) })
         }
 
-        fn list_tools(&self) -> BoxFuture<'_, Result<Vec<Tool>, String>> {
+        fn list_tools<'a>(
+            &'a self,
+            _limits: &'a crate::link::ListLimits,
+        ) -> BoxFuture<'a, Result<Vec<Tool>, crate::link::ListError>> {
             Box::pin(async { Ok(Vec::new()) })
         }
 

@@ -21,7 +21,7 @@ use crate::cluster::{ClusterRecord, ClusterSummary, Health};
 use crate::config::HubConfig;
 use crate::error::HubError;
 use crate::intern::Interner;
-use crate::link::{LinkConnector, LinkEvents, WorkerAddress};
+use crate::link::{LinkConnector, LinkEvents, ListError, WorkerAddress};
 use crate::registry::{LiveCluster, LiveLink, Registry};
 use crate::store::{Manifest, Store};
 use crate::validate;
@@ -82,6 +82,10 @@ pub(crate) struct Hub {
     tool_lists: Interner<[u8; 32], Vec<Tool>>,
     /// Signs worker tokens with a key of this run only, bound to one join.
     worker_tokens: WorkerTokens,
+    /// Clusters being re-listed, with "re-list once more" when another change came meanwhile.
+    relisting: DashMap<String, bool>,
+    /// The address the HTTP listener is bound to (a worker URL naming it is refused).
+    bound: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 /// A link's events, delivered to the hub that registered it (if it still runs).
@@ -144,9 +148,36 @@ impl Hub {
             join_lock: Mutex::new(()),
             tool_lists,
             worker_tokens: WorkerTokens::new(),
+            relisting: DashMap::new(),
+            bound: std::sync::OnceLock::new(),
         });
         hub.rebuild_catalog();
         Ok(hub)
+    }
+
+    /// Records the listener's address (a worker URL naming it is this hub).
+    pub(crate) fn set_bound(&self, addr: std::net::SocketAddr) {
+        let _ = self.bound.set(addr);
+    }
+
+    /// True when `url` points at this hub's own listener (loopback, unspecified or its own
+    /// address, and its port).
+    fn is_own_address(&self, url: &str) -> bool {
+        let (Some(bound), Ok(url)) = (self.bound.get(), reqwest::Url::parse(url)) else {
+            return false;
+        };
+        if url.port_or_known_default() != Some(bound.port()) {
+            return false;
+        }
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.eq_ignore_ascii_case("localhost") {
+            return true;
+        }
+        host.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified() || ip == bound.ip())
     }
 
     /// The configuration the hub was started with.
@@ -317,6 +348,12 @@ impl Hub {
         self.connector
             .check_address(&req.worker_url)
             .map_err(JoinRefusal::BadRequest)?;
+        if self.is_own_address(&req.worker_url) {
+            tracing::warn!("join refused: the worker URL is this hub");
+            return Err(JoinRefusal::BadRequest(
+                "worker_url is this hub itself; a hub cannot join itself".into(),
+            ));
+        }
         if let Some(msg) = self.registry.alias_conflict(&alias, &req.cluster_uuid) {
             return Err(JoinRefusal::Conflict(msg));
         }
@@ -339,11 +376,14 @@ impl Hub {
         };
         let connect = async {
             let link = self.connector.connect(worker, events).await?;
-            match link.list_tools().await {
+            match link.list_tools(&validate::LIST_LIMITS).await {
                 Ok(tools) => Ok((link, tools)),
                 Err(e) => {
                     link.close();
-                    Err(e)
+                    if matches!(e, ListError::OverLimit(_)) {
+                        tracing::warn!(cluster = %alias, reason = %e, "join refused: the worker's tool list is over the hub's bounds");
+                    }
+                    Err(format!("the worker's tool list was refused: {e}"))
                 }
             }
         };
@@ -513,13 +553,58 @@ impl Hub {
         }
     }
 
-    /// Re-lists a worker's tools after it announced a change.
+    /// Re-lists a worker's tools after it announced a change; announcements during a re-list
+    /// are folded into one more re-list, never run side by side.
     pub(crate) async fn refresh_worker_tools(self: &Arc<Self>, alias: &str, cluster_uuid: &str) {
+        match self.relisting.entry(alias.to_owned()) {
+            dashmap::Entry::Occupied(mut again) => {
+                *again.get_mut() = true;
+                return;
+            }
+            dashmap::Entry::Vacant(v) => {
+                v.insert(false);
+            }
+        }
+        loop {
+            self.relist_once(alias, cluster_uuid).await;
+            if self
+                .relisting
+                .remove_if(alias, |_, again| !*again)
+                .is_some()
+            {
+                return;
+            }
+            if let Some(mut again) = self.relisting.get_mut(alias) {
+                *again = false;
+            }
+        }
+    }
+
+    async fn relist_once(self: &Arc<Self>, alias: &str, cluster_uuid: &str) {
         let Some(link) = self.registry.link_of(alias, cluster_uuid) else {
             return;
         };
-        let tools = match link.list_tools().await {
+        let listed = tokio::time::timeout(
+            validate::LIST_TIMEOUT,
+            link.list_tools(&validate::LIST_LIMITS),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(ListError::OverLimit(format!(
+                "its tool list took longer than {} s",
+                validate::LIST_TIMEOUT.as_secs()
+            )))
+        });
+        let tools = match listed {
             Ok(t) => validate::accept_tools(alias, t),
+            Err(ListError::OverLimit(reason)) => {
+                // A worker that floods the hub is dropped, not retried.
+                tracing::warn!(cluster = %alias, %reason, "dropping a worker: its tool list is over the hub's bounds");
+                if self.registry.link_of(alias, cluster_uuid).is_some() {
+                    self.forget(alias);
+                }
+                return;
+            }
             Err(e) => {
                 tracing::warn!(cluster = %alias, error = %e, "could not re-list tools after list_changed");
                 return;

@@ -94,6 +94,7 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
     let store = Store::open(config.data_dir.as_deref())?;
     let connector = HttpConnector::new(&config)?;
     let hub = Hub::new(config, store, Box::new(connector))?;
+    hub.set_bound(addr);
     let app = http::router(hub.clone(), addr);
     let stop = hub.shutdown_token().clone();
     let stop_all = hub.shutdown_token().clone();

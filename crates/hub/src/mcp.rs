@@ -19,6 +19,7 @@ use crate::catalog::{TOOLS_PAGE, page, parse_cursor};
 use crate::dispatch;
 use crate::error::HubError;
 use crate::hub::Hub;
+use crate::link::HUB_SERVER_NAME;
 
 /// One MCP session's handler: a cheap handle on the shared hub.
 #[derive(Clone)]
@@ -43,7 +44,7 @@ impl ServerHandler for HubServer {
                 .enable_tool_list_changed()
                 .build(),
         );
-        info.server_info = Implementation::new("hyperfed-hub", env!("CARGO_PKG_VERSION"));
+        info.server_info = Implementation::new(HUB_SERVER_NAME, env!("CARGO_PKG_VERSION"));
         info.instructions = Some(
             "HyperFed hub: many SCALE Computing HyperCore clusters behind one endpoint. \
              Start with fleet_status; vm_search finds VMs across clusters. Cluster tools are \

@@ -21,6 +21,26 @@ pub(crate) const MAX_SCHEMA_DEPTH: usize = 16;
 pub(crate) const MAX_SCHEMA_BYTES: usize = 64 * 1024;
 /// Most tools accepted from one worker.
 pub(crate) const MAX_TOOLS_PER_WORKER: usize = 512;
+/// Bounds on one tools/list walk, enforced while the pages arrive (not after).
+pub(crate) struct ListLimits {
+    /// Most tools over all pages.
+    pub tools: usize,
+    /// Most bytes of tool JSON over all pages.
+    pub bytes: usize,
+    /// Most pages.
+    pub pages: usize,
+}
+
+/// Bounds on one worker's tools/list walk, enforced while pages arrive: twice the tools kept
+/// (the surplus is refused with a log line, as before), 8 MiB of tool JSON, 32 pages.
+pub(crate) const LIST_LIMITS: ListLimits = ListLimits {
+    tools: 2 * MAX_TOOLS_PER_WORKER,
+    bytes: 8 * 1024 * 1024,
+    pages: 32,
+};
+/// Deadline of one tools/list walk (at join and on every re-list).
+pub(crate) const LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The separator of namespaced names: a worker tool name never contains it, so an exported
 /// name never holds a second namespace (e.g. a hub joined to a hub).
 pub(crate) const NAMESPACE_SEPARATOR: &str = "__";

@@ -271,3 +271,131 @@ where
     }
     panic!("timed out");
 }
+
+/// This process's resident memory in MiB (Linux), for the memory notes of issue #15.
+pub fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn cluster_aliases(base: &str) -> Vec<String> {
+    let v: Value = reqwest::get(format!("{base}/v1/clusters"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["clusters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["alias"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Item 3: a joined worker announces a tool-list change, then answers tools/list with endless
+/// pages of large tools. The hub stops reading at its bounds, drops the worker, and its memory
+/// stays flat; the same listing at join is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item3_endless_tool_pages_are_cut_off_and_the_worker_dropped() {
+    let hub = hyperfed_hub::start(config()).await.unwrap();
+    let base = hub.base_url();
+    let flood = Liar::serve(vec![liar::tool("vm_list", true, false, false)]).await;
+    let (status, joined) = flood.join(&base, "flood", "flood-uuid").await;
+    assert_eq!(status, 200, "{joined}");
+    let _beat = liar::keep_alive(&base, &joined, Duration::from_millis(100));
+    let before = rss_mib();
+    flood.set_listing(liar::Listing::EndlessPages {
+        per_page: 200,
+        description_bytes: 4000,
+    });
+    let started = std::time::Instant::now();
+    flood.announce_list_changed().await;
+    eventually_async(|| async { cluster_aliases(&base).await.is_empty() }).await;
+    let pages = flood.state.pages.load(std::sync::atomic::Ordering::SeqCst);
+    let after = rss_mib();
+    println!(
+        "item 3 (re-list flood): worker dropped after {:?}, {pages} pages read; hub RSS {before:.1} MiB -> {after:.1} MiB",
+        started.elapsed()
+    );
+    assert!(pages <= 40, "the hub kept reading: {pages} pages");
+    assert!(
+        after - before < 256.0,
+        "RSS grew {before:.1} -> {after:.1} MiB"
+    );
+
+    // At join: pages of 50 tools with 100 kB descriptions; refused at the byte bound.
+    let big = Liar::serve(vec![]).await;
+    big.set_listing(liar::Listing::EndlessPages {
+        per_page: 50,
+        description_bytes: 100_000,
+    });
+    let (status, body) = big.join(&base, "big", "big-uuid").await;
+    assert_ne!(status, 200, "{body}");
+    assert!(body.to_string().contains("tool list"), "{body}");
+    let pages = big.state.pages.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(pages <= 3, "{pages} pages read at join");
+    assert!(cluster_aliases(&base).await.is_empty());
+    big.stop().await;
+    flood.stop().await;
+    hub.shutdown().await;
+}
+
+/// Item 4: a join whose worker URL is the hub itself, another hub, or a worker offering
+/// namespaced names (`loop__...`) is refused; nothing loops and no exported name holds two
+/// namespaces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item4_a_hub_cannot_join_itself_or_another_hub() {
+    let hub = hyperfed_hub::start(config()).await.unwrap();
+    let other = hyperfed_hub::start(config()).await.unwrap();
+    let base = hub.base_url();
+    let port = hub.local_addr().port();
+    let probe = Liar::serve(vec![]).await;
+    for url in [
+        hub.mcp_url(),
+        format!("http://localhost:{port}/mcp"),
+        format!("http://[::1]:{port}/mcp"),
+        other.mcp_url(),
+    ] {
+        let (status, body) = probe.join_at(&base, "loop", "loop-uuid", &url).await;
+        assert_ne!(status, 200, "{url}: {body}");
+    }
+    // A worker that says it is a hub.
+    let posing = Liar::serve_as(
+        "hyperfed-hub",
+        vec![liar::tool("vm_list", true, false, false)],
+    )
+    .await;
+    let (status, body) = posing.join(&base, "posing", "posing-uuid").await;
+    assert_ne!(status, 200, "{body}");
+    assert!(cluster_aliases(&base).await.is_empty());
+    assert_eq!(other.cluster_count(), 0);
+
+    // Namespaced worker tool names are refused; the rest of the worker joins.
+    let nested = Liar::serve(vec![
+        liar::tool("loop__loop__vm_list", true, false, false),
+        liar::tool("vm_list", true, false, false),
+    ])
+    .await;
+    let (status, body) = nested.join(&base, "nested", "nested-uuid").await;
+    assert_eq!(status, 200, "{body}");
+    let (c, _) = client(&hub.mcp_url(), None).await;
+    let listed = names(&c).await;
+    assert!(listed.contains("nested__vm_list"), "{listed:?}");
+    for n in &listed {
+        assert!(n.matches("__").count() <= 1, "{n}");
+    }
+    let _ = c.cancel().await;
+    nested.stop().await;
+    posing.stop().await;
+    probe.stop().await;
+    other.shutdown().await;
+    hub.shutdown().await;
+}

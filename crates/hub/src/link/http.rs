@@ -13,8 +13,8 @@ use serde_json::value::RawValue;
 use super::call_token::{CallAuthClient, CallTokens, Unreachable};
 use super::session::McpSession;
 use super::{
-    BoxFuture, EndSignal, LinkConnector, LinkError, LinkEvents, WorkerAddress, WorkerLink,
-    stateless_call,
+    BoxFuture, EndSignal, LinkConnector, LinkError, LinkEvents, ListError, ListLimits,
+    WorkerAddress, WorkerLink, stateless_call,
 };
 use crate::config::HubConfig;
 use crate::error::HubError;
@@ -119,8 +119,11 @@ impl WorkerLink for HttpLink {
         ))
     }
 
-    fn list_tools(&self) -> BoxFuture<'_, Result<Vec<Tool>, String>> {
-        Box::pin(self.session.list_tools())
+    fn list_tools<'a>(
+        &'a self,
+        limits: &'a ListLimits,
+    ) -> BoxFuture<'a, Result<Vec<Tool>, ListError>> {
+        Box::pin(self.session.list_tools(limits))
     }
 
     fn end_signal(&self) -> &EndSignal {

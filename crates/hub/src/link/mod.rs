@@ -18,6 +18,7 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool};
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use crate::validate::ListLimits;
 pub(crate) use http::HttpConnector;
 
 use crate::progress::ProgressRelay;
@@ -38,6 +39,21 @@ pub(crate) enum LinkError {
     #[error("{0}")]
     Lost(String),
 }
+
+/// Why listing a worker's tools failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ListError {
+    /// The worker could not be asked or answered badly (may be transient).
+    #[error("{0}")]
+    Failed(String),
+    /// The worker's listing went over a bound (tools, bytes, pages): a misbehaving worker.
+    #[error("{0}")]
+    OverLimit(String),
+}
+
+/// The name the hub gives itself on MCP `initialize`: a worker announcing it is a hub and is
+/// refused (no hub joins a hub, itself included).
+pub(crate) const HUB_SERVER_NAME: &str = "hyperfed-hub";
 
 /// The "link ended" signal every link carries: set once, with the first reason given.
 #[derive(Default)]
@@ -98,8 +114,12 @@ pub(crate) trait WorkerLink: Send + Sync {
         arguments: Option<&'a RawValue>,
     ) -> BoxFuture<'a, Result<Bytes, LinkError>>;
 
-    /// Lists every tool the worker offers (all pages).
-    fn list_tools(&self) -> BoxFuture<'_, Result<Vec<Tool>, String>>;
+    /// Lists every tool the worker offers (all pages), stopping as soon as `limits` are
+    /// exceeded ([`ListError::OverLimit`]). No deadline of its own: the caller applies one.
+    fn list_tools<'a>(
+        &'a self,
+        limits: &'a ListLimits,
+    ) -> BoxFuture<'a, Result<Vec<Tool>, ListError>>;
 
     /// Fires when the link has ended (closed, or its transport broke for good).
     fn end_signal(&self) -> &EndSignal;

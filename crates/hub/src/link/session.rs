@@ -11,8 +11,8 @@ use dashmap::DashMap;
 use rmcp::ServiceExt as _;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam,
-    ClientRequest, JsonObject, NumberOrString, ProgressNotificationParam, ProgressToken, RequestId,
-    ServerResult, Tool,
+    ClientRequest, JsonObject, NumberOrString, PaginatedRequestParams, ProgressNotificationParam,
+    ProgressToken, RequestId, ServerResult, Tool,
 };
 use rmcp::service::{
     NotificationContext, Peer, PeerRequestOptions, RoleClient, RunningService, ServiceError,
@@ -22,7 +22,9 @@ use rmcp::transport::common::client_side_sse::ExponentialBackoff;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 
 use super::call_token::{CallAuthClient, Unreachable};
-use super::{EndSignal, LinkError, LinkEvents, name_cluster_in_error};
+use super::{
+    EndSignal, HUB_SERVER_NAME, LinkError, LinkEvents, ListError, ListLimits, name_cluster_in_error,
+};
 use crate::progress::ProgressRelay;
 
 /// In-flight POSTs allowed per worker session.
@@ -213,6 +215,17 @@ impl McpSession {
             .serve(transport)
             .await
             .map_err(|e| format!("cannot open an MCP session with the worker at {url}: {e}"))?;
+        let is_hub = service.peer().peer_info().is_some_and(|info| {
+            info.server_info
+                .as_ref()
+                .is_some_and(|s| s.name == HUB_SERVER_NAME)
+        });
+        if is_hub {
+            let _ = tokio::time::timeout(Duration::from_secs(2), service.cancel()).await;
+            return Err(format!(
+                "the worker at {url} is a HyperFed hub; a hub cannot join a hub (or itself)"
+            ));
+        }
         let session = Arc::new(McpSession {
             id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             alias: alias.to_owned(),
@@ -295,12 +308,45 @@ impl McpSession {
         }
     }
 
-    /// Lists every tool the worker offers (all pages).
-    pub(super) async fn list_tools(&self) -> Result<Vec<Tool>, String> {
-        self.peer
-            .list_all_tools()
-            .await
-            .map_err(|e| format!("listing the worker's tools failed: {e}"))
+    /// Lists every tool the worker offers, page by page, within `limits`.
+    pub(super) async fn list_tools(&self, limits: &ListLimits) -> Result<Vec<Tool>, ListError> {
+        let mut tools = Vec::new();
+        let mut bytes = 0usize;
+        let mut cursor = None;
+        for _ in 0..limits.pages {
+            let page = self
+                .peer
+                .list_tools(Some(PaginatedRequestParams::default().with_cursor(cursor)))
+                .await
+                .map_err(|e| {
+                    ListError::Failed(format!("listing the worker's tools failed: {e}"))
+                })?;
+            for tool in page.tools {
+                bytes =
+                    bytes.saturating_add(serde_json::to_vec(&tool).map_or(usize::MAX, |b| b.len()));
+                if bytes > limits.bytes {
+                    return Err(ListError::OverLimit(format!(
+                        "its tool list is larger than {} bytes",
+                        limits.bytes
+                    )));
+                }
+                if tools.len() >= limits.tools {
+                    return Err(ListError::OverLimit(format!(
+                        "it lists more than {} tools",
+                        limits.tools
+                    )));
+                }
+                tools.push(tool);
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(tools),
+            }
+        }
+        Err(ListError::OverLimit(format!(
+            "its tool list has more than {} pages",
+            limits.pages
+        )))
     }
 
     /// Ends the session in the background (sends DELETE to the worker).
