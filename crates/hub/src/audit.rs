@@ -41,6 +41,130 @@ pub struct AuditEntry {
     pub completed: Option<String>,
 }
 
+/// Largest JSON of a record's arguments kept whole; larger ones are replaced by their size,
+/// SHA-256 and a short preview.
+pub(crate) const MAX_ARGUMENTS_BYTES: usize = 8 * 1024;
+/// Characters of a truncated argument list kept as a preview.
+const PREVIEW_CHARS: usize = 256;
+/// Longest error text a record keeps.
+const MAX_ERROR_CHARS: usize = 2000;
+/// Records `GET /v1/audit` returns without `limit`, and the most it returns with one.
+pub(crate) const DEFAULT_PAGE: usize = 100;
+/// The most records one `GET /v1/audit` returns.
+pub(crate) const MAX_PAGE: usize = 1000;
+/// Refused calls recorded per subject per minute; beyond it they are refused unrecorded.
+pub(crate) const REFUSALS_PER_MINUTE: u32 = 20;
+
+/// `arguments` as kept in a record: whole when small, else `{truncated, bytes, sha256, preview}`.
+pub(crate) fn bounded_arguments(arguments: Value) -> Value {
+    use sha2::Digest as _;
+    let json = serde_json::to_string(&arguments).unwrap_or_default();
+    if json.len() <= MAX_ARGUMENTS_BYTES {
+        return arguments;
+    }
+    let digest: String = sha2::Sha256::digest(json.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    serde_json::json!({
+        "truncated": true,
+        "bytes": json.len(),
+        "sha256": digest,
+        "preview": json.chars().take(PREVIEW_CHARS).collect::<String>(),
+    })
+}
+
+fn cap(s: &mut String, max: usize) {
+    if let Some((at, _)) = s.char_indices().nth(max) {
+        s.truncate(at);
+        s.push_str("...");
+    }
+}
+
+impl AuditEntry {
+    /// The record with every field within its bound (arguments, error, names).
+    pub(crate) fn bounded(mut self) -> Self {
+        self.arguments = bounded_arguments(std::mem::take(&mut self.arguments));
+        if let Some(e) = self.error.as_mut() {
+            cap(e, MAX_ERROR_CHARS);
+        }
+        for field in [
+            &mut self.subject,
+            &mut self.cluster,
+            &mut self.tool,
+            &mut self.exported_tool,
+        ] {
+            cap(field, 256);
+        }
+        if let Some(t) = self.task_tag.as_mut() {
+            cap(t, 64);
+        }
+        self
+    }
+
+    /// True when a client whose token subject is `sub` made this call (scoped tokens only).
+    pub(crate) fn made_by(&self, sub: &str) -> bool {
+        self.subject
+            .strip_prefix(sub)
+            .is_some_and(|rest| rest.starts_with(" (scope "))
+    }
+}
+
+/// Counts refused calls per subject in one-minute windows.
+#[derive(Default)]
+pub(crate) struct RefusalLimiter {
+    windows: dashmap::DashMap<String, (std::time::Instant, u32)>,
+}
+
+impl RefusalLimiter {
+    /// True when one more refused call of `subject` may be recorded now.
+    pub(crate) fn admit(&self, subject: &str) -> bool {
+        let now = std::time::Instant::now();
+        let minute = std::time::Duration::from_secs(60);
+        if self.windows.len() > 10_000 {
+            self.windows
+                .retain(|_, (start, _)| now.duration_since(*start) < minute);
+        }
+        let key = subject.split(" via ").next().unwrap_or(subject).to_owned();
+        let mut w = self.windows.entry(key).or_insert((now, 0));
+        if now.duration_since(w.0) >= minute {
+            *w = (now, 0);
+        }
+        w.1 += 1;
+        w.1 <= REFUSALS_PER_MINUTE
+    }
+}
+
+/// One page of the trail, newest first while scanning: records with an id below `before`,
+/// kept when `keep` says so, at most `limit`; returned oldest first with the id to pass as
+/// `before` for the next (older) page.
+pub(crate) fn page(
+    tree: &sled::Tree,
+    before: Option<u64>,
+    limit: usize,
+    keep: impl Fn(&AuditEntry) -> bool,
+) -> Result<(Vec<AuditEntry>, Option<u64>), HubError> {
+    let end = before.unwrap_or(u64::MAX).to_be_bytes();
+    let mut out = Vec::new();
+    let mut more = None;
+    for item in tree.range(..end).rev() {
+        let (_, value) = item?;
+        let Ok(entry) = serde_json::from_slice::<AuditEntry>(&value) else {
+            continue;
+        };
+        if !keep(&entry) {
+            continue;
+        }
+        if out.len() >= limit {
+            more = out.last().map(|e: &AuditEntry| e.id);
+            break;
+        }
+        out.push(entry);
+    }
+    out.reverse();
+    Ok((out, more))
+}
+
 /// Current time as RFC 3339 with milliseconds.
 pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()

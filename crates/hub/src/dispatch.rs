@@ -8,7 +8,7 @@ use hyperfed_protocol::redact_json;
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde_json::{Map, Value};
 
-use crate::audit::{AuditEntry, now_rfc3339};
+use crate::audit::{AuditEntry, REFUSALS_PER_MINUTE, now_rfc3339};
 use crate::auth;
 use crate::call_context::CallContext;
 use crate::catalog::{FleetTool, Target};
@@ -175,7 +175,7 @@ pub(crate) async fn call_tool(
         Target::Fleet(_) => None,
     };
     if let Some(why) = auth::refusal(ctx.scope, name, worker_tool, route.mutating, &args) {
-        audit_refusal(hub, name, &route.target, worker_tool, &args, ctx, &why).await;
+        audit_refusal(hub, name, &route.target, worker_tool, &args, ctx, &why).await?;
         return Err(HubError::Forbidden(why));
     }
     let outcome = match &route.target {
@@ -229,7 +229,8 @@ pub(crate) async fn call_tool(
                     let mutating = route.mutating || !own_read_only;
                     if let Some(why) = auth::refusal(ctx.scope, name, Some(tool), mutating, &args) {
                         args.insert("cluster".into(), Value::String(alias.clone()));
-                        audit_refusal(hub, name, &route.target, Some(tool), &args, ctx, &why).await;
+                        audit_refusal(hub, name, &route.target, Some(tool), &args, ctx, &why)
+                            .await?;
                         return Err(HubError::Forbidden(why));
                     }
                     forward_audited(hub, name, &alias, tool, args, mutating, ctx).await
@@ -260,7 +261,12 @@ async fn audit_refusal(
     args: &JsonObject,
     ctx: &CallContext,
     why: &str,
-) {
+) -> Result<(), HubError> {
+    if !hub.refusals().admit(&ctx.subject) {
+        return Err(HubError::Forbidden(format!(
+            "{why} (too many refused calls from this token: at most {REFUSALS_PER_MINUTE} a minute are answered; try again in a minute)"
+        )));
+    }
     let cluster = match target {
         Target::Namespaced { alias, .. } => alias.clone(),
         _ => args
@@ -286,6 +292,7 @@ async fn audit_refusal(
     if let Err(e) = hub.store().audit_begin(entry).await {
         tracing::warn!(error = %e, "cannot record a refused call in the audit log");
     }
+    Ok(())
 }
 
 /// Arguments as a JSON object, for REST callers.

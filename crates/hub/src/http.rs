@@ -16,6 +16,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::audit::{DEFAULT_PAGE, MAX_PAGE};
 use crate::auth::{ClientClaims, Principal, Scope};
 use crate::call_context::CallContext;
 use crate::cluster::Health;
@@ -190,14 +191,26 @@ async fn call(
 #[derive(Deserialize)]
 struct AuditQuery {
     limit: Option<usize>,
+    before: Option<u64>,
 }
 
+/// `GET /v1/audit?limit=N&before=ID`: the latest records (100 by default, at most 1000),
+/// oldest first, with `next_before` for the older page. `admin` sees every record; a `read`
+/// or `operate` token only the calls made with its own subject.
 async fn audit(
     State(hub): State<Arc<Hub>>,
     Query(q): Query<AuditQuery>,
+    principal: Option<axum::Extension<Principal>>,
 ) -> Result<Json<Value>, HubError> {
-    let entries = hub.store().audit_entries(Some(q.limit.unwrap_or(1000)))?;
-    Ok(Json(json!({"count": entries.len(), "entries": entries})))
+    let who = principal.map_or_else(Principal::anonymous, |p| p.0);
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let own = (who.scope < Scope::Admin).then(|| who.subject.clone());
+    let (entries, next) = hub.store().audit_page(q.before, limit, |e| {
+        own.as_deref().is_none_or(|sub| e.made_by(sub))
+    })?;
+    Ok(Json(
+        json!({"count": entries.len(), "entries": entries, "next_before": next}),
+    ))
 }
 
 /// Builds the whole router.

@@ -15,6 +15,7 @@ use rmcp::service::{Peer, RoleServer};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::RefusalLimiter;
 use crate::auth::HubKey;
 use crate::catalog::{self, Catalog};
 use crate::cluster::{ClusterRecord, ClusterSummary, Health};
@@ -84,6 +85,8 @@ pub(crate) struct Hub {
     worker_tokens: WorkerTokens,
     /// Clusters being re-listed, with "re-list once more" when another change came meanwhile.
     relisting: DashMap<String, bool>,
+    /// Refused calls recorded per subject and minute.
+    refusals: RefusalLimiter,
     /// The address the HTTP listener is bound to (a worker URL naming it is refused).
     bound: std::sync::OnceLock<std::net::SocketAddr>,
 }
@@ -149,6 +152,7 @@ impl Hub {
             tool_lists,
             worker_tokens: WorkerTokens::new(),
             relisting: DashMap::new(),
+            refusals: RefusalLimiter::default(),
             bound: std::sync::OnceLock::new(),
         });
         hub.rebuild_catalog();
@@ -193,6 +197,11 @@ impl Hub {
     /// The database (audit trail).
     pub(crate) fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// How many refused calls each subject may still have recorded this minute.
+    pub(crate) fn refusals(&self) -> &RefusalLimiter {
+        &self.refusals
     }
 
     /// The live cluster registry.

@@ -212,7 +212,8 @@ impl Store {
     }
 
     /// Allocates an id and writes a pending audit entry, flushed to disk before returning.
-    pub(crate) async fn audit_begin(&self, mut entry: AuditEntry) -> Result<AuditEntry, HubError> {
+    pub(crate) async fn audit_begin(&self, entry: AuditEntry) -> Result<AuditEntry, HubError> {
+        let mut entry = entry.bounded();
         let tree = self.with(|t| {
             entry.id = t.db.generate_id()?;
             let bytes = serde_json::to_vec(&entry).map_err(|e| HubError::Storage(e.to_string()))?;
@@ -225,16 +226,22 @@ impl Store {
 
     /// Rewrites an audit entry with its outcome (flushed by sled shortly after).
     pub(crate) fn audit_complete(&self, entry: &AuditEntry) -> Result<(), HubError> {
-        let bytes = serde_json::to_vec(entry).map_err(|e| HubError::Storage(e.to_string()))?;
+        let entry = entry.clone().bounded();
+        let bytes = serde_json::to_vec(&entry).map_err(|e| HubError::Storage(e.to_string()))?;
         self.with(|t| {
             t.audit.insert(entry.id.to_be_bytes(), bytes)?;
             Ok(())
         })
     }
 
-    /// The latest `limit` audit entries, oldest first.
-    pub(crate) fn audit_entries(&self, limit: Option<usize>) -> Result<Vec<AuditEntry>, HubError> {
-        self.with(|t| crate::audit::entries(&t.audit, limit))
+    /// One page of the audit trail (see `audit::page`).
+    pub(crate) fn audit_page(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        keep: impl Fn(&AuditEntry) -> bool,
+    ) -> Result<(Vec<AuditEntry>, Option<u64>), HubError> {
+        self.with(|t| crate::audit::page(&t.audit, before, limit, keep))
     }
 
     /// Flushes and closes the database, releasing its directory lock.

@@ -399,3 +399,113 @@ async fn item4_a_hub_cannot_join_itself_or_another_hub() {
     other.shutdown().await;
     hub.shutdown().await;
 }
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let m = e.metadata().unwrap();
+        total += if m.is_dir() {
+            dir_bytes(&e.path())
+        } else {
+            m.len()
+        };
+    }
+    total
+}
+
+/// Item 5: a read token sends refused calls with a 1 MB argument. Records keep a bounded
+/// argument (size and hash noted), refusals beyond the per-minute budget are not recorded,
+/// `GET /v1/audit` pages with a bounded default, and a read token sees only its own records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item5_refused_calls_cannot_fill_the_disk() {
+    let dir = TempDir::new("item5");
+    let mut c = config();
+    c.token = Some(Secret::new(STATIC));
+    c.data_dir = Some(dir.0.clone());
+    let hub = hyperfed_hub::start(c).await.unwrap();
+    let read = issue_token(&dir.0, Scope::Read, Duration::from_secs(600), "mallory").unwrap();
+    let other = issue_token(&dir.0, Scope::Read, Duration::from_secs(600), "bob").unwrap();
+    let worker = FakeWorker::start(
+        FakeCluster::archetype("edge", 1),
+        &hub.base_url(),
+        Some("c1"),
+    )
+    .await;
+    worker.wait_joins(1).await;
+    let (bob, _) = client(&hub.mcp_url(), Some(&other)).await;
+    let (_, err) = call(&bob, "c1__vm_start", json!({"vm": "x"})).await;
+    assert!(err);
+    let _ = bob.cancel().await;
+
+    let (reader, _) = client(&hub.mcp_url(), Some(&read)).await;
+    let big = "A".repeat(1024 * 1024);
+    let db_before = dir_bytes(&dir.0);
+    let rss_before = rss_mib();
+    let mut limited = 0;
+    for _ in 0..40 {
+        let (v, err) = call(&reader, "c1__vm_start", json!({"vm": "x", "blob": big})).await;
+        assert!(err, "{v}");
+        if v.to_string().contains("too many refused calls") {
+            limited += 1;
+        }
+    }
+    let _ = reader.cancel().await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let db_after = dir_bytes(&dir.0);
+    let rss_after = rss_mib();
+    println!(
+        "item 5 (40 refused 1 MiB calls): database {:.0} KiB -> {:.0} KiB; hub RSS {rss_before:.1} -> {rss_after:.1} MiB; {limited} refused unrecorded",
+        db_before as f64 / 1024.0,
+        db_after as f64 / 1024.0
+    );
+    assert!(limited >= 20, "refusals were not rate-limited: {limited}");
+    assert!(
+        db_after < db_before + 8 * 1024 * 1024,
+        "{db_before} -> {db_after}"
+    );
+
+    let http = reqwest::Client::new();
+    let get = async |q: &str, token: &str| -> (Value, usize) {
+        let text = http
+            .get(format!("{}/v1/audit{q}", hub.base_url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        (serde_json::from_str(&text).unwrap(), text.len())
+    };
+    let (all, bytes) = get("", STATIC).await;
+    let entries = all["entries"].as_array().unwrap();
+    assert!(entries.len() <= 100);
+    assert!(bytes < 1024 * 1024, "GET /v1/audit returned {bytes} bytes");
+    let mine: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["subject"] == "mallory (scope read) via mcp")
+        .collect();
+    assert_eq!(mine.len(), 20, "{all}");
+    let args = &mine[0]["arguments"];
+    assert_eq!(args["truncated"], true, "{args}");
+    assert!(args["bytes"].as_u64().unwrap() > 1024 * 1024);
+    assert_eq!(args["sha256"].as_str().unwrap().len(), 64);
+    // Paging: one record at a time, walking back.
+    let (p1, _) = get("?limit=1", STATIC).await;
+    let before = p1["next_before"].as_u64().unwrap();
+    let (p2, _) = get(&format!("?limit=1&before={before}"), STATIC).await;
+    assert!(p2["entries"][0]["id"].as_u64().unwrap() < p1["entries"][0]["id"].as_u64().unwrap());
+    // A read token sees only its own records.
+    let (own, _) = get("?limit=1000", &read).await;
+    let own = own["entries"].as_array().unwrap();
+    assert_eq!(own.len(), 20);
+    assert!(
+        own.iter()
+            .all(|e| e["subject"] == "mallory (scope read) via mcp")
+    );
+    let (bobs, _) = get("", &other).await;
+    assert_eq!(bobs["entries"].as_array().unwrap().len(), 1, "{bobs}");
+
+    worker.shutdown().await;
+    hub.shutdown().await;
+}
