@@ -121,6 +121,8 @@ impl Hub {
             None => HubKey::generate(),
         };
         let registry = Registry::default();
+        // Nonces older than the proofs' validity window can never be replayed: forget them.
+        store.prune_nonces(unix_now().saturating_sub(2 * MAX_CLOCK_SKEW.as_secs()))?;
         let tool_lists = Interner::new(TOOL_LISTS_PRUNE_AT);
         for mut record in store.load_clusters()? {
             // The live entry keeps the tools once, in `tools`; the record's copy is for storage.
@@ -313,11 +315,12 @@ impl Hub {
         }
     }
 
-    fn check_nonce(&self, nonce: &str) -> Result<(), JoinRefusal> {
+    async fn check_nonce(&self, nonce: &str) -> Result<(), JoinRefusal> {
         let now = unix_now();
         let keep = 2 * MAX_CLOCK_SKEW.as_secs();
         if self.nonces.len() >= MAX_NONCES {
             self.nonces.retain(|_, seen| *seen + keep > now);
+            let _ = self.store.prune_nonces(now.saturating_sub(keep));
             if self.nonces.len() >= MAX_NONCES {
                 return Err(JoinRefusal::Unauthorized(
                     "too many join attempts in the last two minutes; try again shortly".into(),
@@ -326,11 +329,22 @@ impl Hub {
         }
         match self.nonces.entry(nonce.to_owned()) {
             dashmap::Entry::Occupied(_) => {
-                Err(JoinRefusal::Unauthorized(JoinError::Replayed.to_string()))
+                return Err(JoinRefusal::Unauthorized(JoinError::Replayed.to_string()));
             }
             dashmap::Entry::Vacant(v) => {
                 v.insert(now);
-                Ok(())
+            }
+        }
+        // The nonce is also kept on disk for the proof's validity window, so a join captured
+        // before a restart cannot be replayed after it.
+        match self.store.use_nonce(nonce, now).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(JoinRefusal::Unauthorized(JoinError::Replayed.to_string())),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record a join nonce; refusing the join");
+                Err(JoinRefusal::Unauthorized(
+                    "the hub cannot record the join proof right now; try again".into(),
+                ))
             }
         }
     }
@@ -342,7 +356,7 @@ impl Hub {
     ) -> Result<JoinResponse, JoinRefusal> {
         req.verify(&self.config.secret, unix_now())
             .map_err(|e| JoinRefusal::Unauthorized(e.to_string()))?;
-        self.check_nonce(&req.nonce)?;
+        self.check_nonce(&req.nonce).await?;
         let wanted = if req.alias.trim().is_empty() {
             &req.cluster_name
         } else {

@@ -11,6 +11,8 @@ use crate::cluster::ClusterRecord;
 use crate::error::HubError;
 
 const CLUSTERS_TREE: &str = "clusters";
+/// Join nonces seen (-> Unix seconds), kept for the proof's validity window across restarts.
+const NONCES_TREE: &str = "join_nonces";
 /// sled's page cache: the hub reads its trees at startup and for audit queries only.
 const SLED_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 /// alias -> the manifest it offers: `MANIFEST_REF` + SHA-256 (older databases: the JSON).
@@ -53,6 +55,7 @@ struct Trees {
     tools: sled::Tree,
     manifests: sled::Tree,
     audit: sled::Tree,
+    nonces: sled::Tree,
 }
 
 /// The hub's sled database.
@@ -95,6 +98,7 @@ impl Store {
         let tools = db.open_tree(TOOLS_TREE)?;
         let manifests = db.open_tree(MANIFESTS_TREE)?;
         let audit = db.open_tree(AUDIT_TREE)?;
+        let nonces = db.open_tree(NONCES_TREE)?;
         Ok(Store {
             trees: RwLock::new(Some(Trees {
                 db,
@@ -102,6 +106,7 @@ impl Store {
                 tools,
                 manifests,
                 audit,
+                nonces,
             })),
         })
     }
@@ -230,6 +235,37 @@ impl Store {
         let bytes = serde_json::to_vec(&entry).map_err(|e| HubError::Storage(e.to_string()))?;
         self.with(|t| {
             t.audit.insert(entry.id.to_be_bytes(), bytes)?;
+            Ok(())
+        })
+    }
+
+    /// Records a join nonce seen at `now` (flushed before returning); false when it was
+    /// already recorded (a replay, also across hub restarts).
+    pub(crate) async fn use_nonce(&self, nonce: &str, now: u64) -> Result<bool, HubError> {
+        let (fresh, tree) = self.with(|t| {
+            let swapped = t.nonces.compare_and_swap(
+                nonce.as_bytes(),
+                None::<&[u8]>,
+                Some(&now.to_be_bytes()[..]),
+            )?;
+            Ok((swapped.is_ok(), t.nonces.clone()))
+        })?;
+        if fresh {
+            tree.flush_async().await?;
+        }
+        Ok(fresh)
+    }
+
+    /// Forgets join nonces recorded before `cutoff` (Unix seconds): their proofs are stale.
+    pub(crate) fn prune_nonces(&self, cutoff: u64) -> Result<(), HubError> {
+        self.with(|t| {
+            for item in t.nonces.iter() {
+                let (key, value) = item?;
+                let seen = <[u8; 8]>::try_from(value.as_ref()).map_or(0, u64::from_be_bytes);
+                if seen < cutoff {
+                    t.nonces.remove(key)?;
+                }
+            }
             Ok(())
         })
     }

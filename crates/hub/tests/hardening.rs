@@ -509,3 +509,38 @@ async fn item5_refused_calls_cannot_fill_the_disk() {
     worker.shutdown().await;
     hub.shutdown().await;
 }
+
+/// Item 8: a join captured on the wire and replayed after a hub restart is refused, and the
+/// worker token of the captured join is worthless after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item8_a_captured_join_cannot_be_replayed_after_a_restart() {
+    let dir = TempDir::new("item8");
+    let mut c = config();
+    c.data_dir = Some(dir.0.clone());
+    let hub = hyperfed_hub::start(c.clone()).await.unwrap();
+    let w = Liar::serve(vec![liar::tool("vm_list", true, false, false)]).await;
+    let captured =
+        hyperfed_protocol::JoinRequest::sign(&Secret::new(SECRET), "c1", "uuid-c1", "C1", &w.url);
+    let (status, joined) = liar::post_join(&hub.base_url(), &captured).await;
+    assert_eq!(status, 200, "{joined}");
+    let token = liar::worker_token(&joined);
+    hub.shutdown().await;
+
+    let hub = hyperfed_hub::start(c).await.unwrap();
+    let (status, body) = liar::post_join(&hub.base_url(), &captured).await;
+    assert_eq!(status, 401, "replayed after a restart: {body}");
+    assert!(body.to_string().contains("replay"), "{body}");
+    let left = reqwest::Client::new()
+        .post(format!("{}/v1/leave", hub.base_url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.status().as_u16(), 401);
+    assert_eq!(hub.cluster_count(), 1, "the registration is still known");
+    // A fresh proof still joins.
+    let (status, body) = w.join(&hub.base_url(), "c1", "uuid-c1").await;
+    assert_eq!(status, 200, "{body}");
+    w.stop().await;
+    hub.shutdown().await;
+}
