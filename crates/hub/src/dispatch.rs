@@ -72,7 +72,9 @@ async fn forward_audited(
 ) -> Result<CallToolResult, HubError> {
     if !mutating {
         if ctx.progress.is_some() {
-            return forward(hub, alias, tool, arguments, ctx, false).await.0;
+            return forward(hub, alias, tool, arguments, ctx, false, None)
+                .await
+                .0;
         }
         // Reads without progress take the stateless call (one plain-JSON request).
         let raw = raw_arguments(&arguments)?;
@@ -106,7 +108,26 @@ async fn forward_audited(
         completed: None,
     };
     let mut entry = hub.store().audit_begin(entry).await?;
-    let (result, seen_tag) = forward(hub, alias, tool, arguments, ctx, true).await;
+    // The task tag goes into the pending record as soon as the worker names it, so a hub
+    // killed mid-call can ask the worker about the task when it restarts.
+    let (tag_tx, mut tag_rx) = tokio::sync::oneshot::channel::<String>();
+    let call = forward(hub, alias, tool, arguments, ctx, true, Some(tag_tx));
+    tokio::pin!(call);
+    let mut watching = true;
+    let (result, seen_tag) = loop {
+        tokio::select! {
+            out = &mut call => break out,
+            tag = &mut tag_rx, if watching => {
+                watching = false;
+                if let Ok(tag) = tag {
+                    entry.task_tag = Some(tag);
+                    if let Err(e) = hub.store().audit_complete(&entry).await {
+                        tracing::warn!(error = %e, id = entry.id, "could not note the task tag in an audit record");
+                    }
+                }
+            }
+        }
+    };
     let result = match result {
         Ok(r) if r.is_error == Some(true) => {
             entry.outcome = "error".into();
@@ -148,7 +169,7 @@ async fn forward_audited(
         }
     };
     entry.completed = Some(now_rfc3339());
-    if let Err(e) = hub.store().audit_complete(&entry) {
+    if let Err(e) = hub.store().audit_complete(&entry).await {
         tracing::warn!(error = %e, id = entry.id, "could not complete an audit record");
     }
     result

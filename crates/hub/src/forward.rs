@@ -104,7 +104,8 @@ pub(crate) fn outcome_unknown(alias: String, message: String, task_tag: Option<&
 
 /// Forwards one call to `alias`'s worker with timeout, cancellation and progress; also
 /// returns the HyperCore task tag seen in the worker's progress messages (`track`: watch
-/// progress even if the client did not ask for it, for the audit).
+/// progress even if the client did not ask for it, for the audit; `tag_sink` hears the tag
+/// as soon as it is seen).
 pub(crate) async fn forward(
     hub: &Hub,
     alias: &str,
@@ -112,13 +113,14 @@ pub(crate) async fn forward(
     arguments: JsonObject,
     ctx: &CallContext,
     track: bool,
+    tag_sink: Option<tokio::sync::oneshot::Sender<String>>,
 ) -> (Result<CallToolResult, HubError>, Option<String>) {
     let live = match hub.live_link(alias) {
         Ok(l) => l,
         Err(e) => return (Err(e), None),
     };
     let relay = (ctx.progress.is_some() || track)
-        .then(|| Arc::new(ProgressRelay::new(ctx.progress.clone())));
+        .then(|| Arc::new(ProgressRelay::with_tag_sink(ctx.progress.clone(), tag_sink)));
     let signals = CallSignals {
         cancel: &ctx.cancel,
         stopping: hub.calls_stopping(),

@@ -29,6 +29,7 @@ mod dispatch;
 mod fan_out;
 mod fleet;
 mod forward;
+mod recovery;
 // Front ends.
 mod fast_path;
 mod http;
@@ -93,8 +94,17 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
     let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     let store = Store::open(config.data_dir.as_deref())?;
     let connector = HttpConnector::new(&config)?;
+    // Records a previous run left pending, read before this run serves any call.
+    let pending = store.pending_audit()?;
     let hub = Hub::new(config, store, Box::new(connector))?;
     hub.set_bound(addr);
+    if !pending.is_empty() {
+        tracing::info!(
+            records = pending.len(),
+            "resolving audit records the previous run left pending"
+        );
+        tokio::spawn(recovery::resolve_pending(hub.clone(), pending));
+    }
     let app = http::router(hub.clone(), addr);
     let stop = hub.shutdown_token().clone();
     let stop_all = hub.shutdown_token().clone();

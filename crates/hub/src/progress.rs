@@ -35,6 +35,8 @@ struct Seen {
 pub(crate) struct ProgressRelay {
     client: Option<ProgressTarget>,
     seen: Mutex<Seen>,
+    /// Told the task tag the first time one is seen (the audit records it at once).
+    tag_sink: Mutex<Option<tokio::sync::oneshot::Sender<String>>>,
 }
 
 impl ProgressRelay {
@@ -46,7 +48,20 @@ impl ProgressRelay {
                 last: f64::NEG_INFINITY,
                 task_tag: None,
             }),
+            tag_sink: Mutex::new(None),
         }
+    }
+
+    /// A relay that also sends the first task tag it sees to `sink`.
+    pub(crate) fn with_tag_sink(
+        client: Option<ProgressTarget>,
+        sink: Option<tokio::sync::oneshot::Sender<String>>,
+    ) -> Self {
+        let relay = Self::new(client);
+        if let Ok(mut g) = relay.tag_sink.lock() {
+            *g = sink;
+        }
+        relay
     }
 
     /// Notes the task tag and decides whether `params` goes on: notifications are handled on
@@ -63,7 +78,11 @@ impl ProgressRelay {
         if seen.task_tag.is_none()
             && let Some(tag) = params.message.as_deref().and_then(task_tag_in)
         {
-            seen.task_tag = Some(tag);
+            seen.task_tag = Some(tag.clone());
+            let sink = self.tag_sink.lock().ok().and_then(|mut g| g.take());
+            if let Some(sink) = sink {
+                let _ = sink.send(tag);
+            }
         }
         if params.progress <= seen.last {
             return None;

@@ -229,13 +229,31 @@ impl Store {
         Ok(entry)
     }
 
-    /// Rewrites an audit entry with its outcome (flushed by sled shortly after).
-    pub(crate) fn audit_complete(&self, entry: &AuditEntry) -> Result<(), HubError> {
+    /// Rewrites an audit entry (its task tag, its outcome), flushed to disk before returning.
+    pub(crate) async fn audit_complete(&self, entry: &AuditEntry) -> Result<(), HubError> {
         let entry = entry.clone().bounded();
         let bytes = serde_json::to_vec(&entry).map_err(|e| HubError::Storage(e.to_string()))?;
-        self.with(|t| {
+        let tree = self.with(|t| {
             t.audit.insert(entry.id.to_be_bytes(), bytes)?;
-            Ok(())
+            Ok(t.audit.clone())
+        })?;
+        tree.flush_async().await?;
+        Ok(())
+    }
+
+    /// Every audit record still `pending` (calls a previous run did not see end).
+    pub(crate) fn pending_audit(&self) -> Result<Vec<AuditEntry>, HubError> {
+        self.with(|t| {
+            let mut out = Vec::new();
+            for item in t.audit.iter() {
+                let (_, value) = item?;
+                if let Ok(e) = serde_json::from_slice::<AuditEntry>(&value)
+                    && e.outcome == "pending"
+                {
+                    out.push(e);
+                }
+            }
+            Ok(out)
         })
     }
 

@@ -544,3 +544,99 @@ async fn item8_a_captured_join_cannot_be_replayed_after_a_restart() {
     w.stop().await;
     hub.shutdown().await;
 }
+
+/// Item 7: the hub is killed (its runtime dropped mid-call, nothing completes) while one
+/// action runs as HyperCore task 555 and another has named no task. After the restart the
+/// first record is completed from the worker's `task_status` when it re-joins, the second is
+/// marked `unknown` with the reason; none stays `pending`.
+#[test]
+fn item7_pending_records_are_resolved_after_a_crash() {
+    let dir = TempDir::new("item7");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let worker = rt.block_on(Liar::serve(vec![
+        liar::tool("vm_start", false, false, true),
+        liar::tool("vm_pause", false, false, true),
+        liar::tool("task_status", true, false, false),
+    ]));
+    worker.set_action(liar::ActionAnswer::HangAfterTask("555".into()));
+    worker.state.silent.lock().unwrap().push("vm_pause".into());
+    let mut c = config();
+    c.data_dir = Some(dir.0.clone());
+
+    // The first run, in a runtime of its own that is dropped mid-call (a crash).
+    let doomed = tokio::runtime::Runtime::new().unwrap();
+    doomed.block_on(async {
+        let hub = hyperfed_hub::start(c.clone()).await.unwrap();
+        let base = hub.base_url();
+        let (status, joined) = worker.join(&base, "c1", "uuid-c1").await;
+        assert_eq!(status, 200, "{joined}");
+        let _beat = liar::keep_alive(&base, &joined, Duration::from_millis(100));
+        let (client1, _) = client(&hub.mcp_url(), None).await;
+        let client1 = std::sync::Arc::new(client1);
+        for tool in ["c1__vm_start", "c1__vm_pause"] {
+            let cl = client1.clone();
+            tokio::spawn(async move {
+                let _ = cl
+                    .call_tool(
+                        rmcp::model::CallToolRequestParams::new(tool)
+                            .with_arguments(json!({"vm": "v1"}).as_object().cloned().unwrap()),
+                    )
+                    .await;
+            });
+        }
+        eventually_async(|| async {
+            let e = audit(&base, "").await;
+            e.iter()
+                .any(|e| e["task_tag"] == "555" && e["outcome"] == "pending")
+                && e.iter()
+                    .any(|e| e["tool"] == "vm_pause" && e["outcome"] == "pending")
+        })
+        .await;
+        drop(hub);
+    });
+    doomed.shutdown_background();
+
+    rt.block_on(async {
+        let mut hub = None;
+        for _ in 0..100 {
+            // The killed run's database lock goes away with its last task.
+            match hyperfed_hub::start(c.clone()).await {
+                Ok(h) => {
+                    hub = Some(h);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let hub = hub.expect("the hub restarts on its data directory");
+        let base = hub.base_url();
+        let (status, joined) = worker.join(&base, "c1", "uuid-c1").await;
+        assert_eq!(status, 200, "{joined}");
+        let _beat = liar::keep_alive(&base, &joined, Duration::from_millis(100));
+        eventually_async(|| async {
+            !audit(&base, "")
+                .await
+                .iter()
+                .any(|e| e["outcome"] == "pending")
+        })
+        .await;
+        let entries = audit(&base, "").await;
+        let start = entries.iter().find(|e| e["tool"] == "vm_start").unwrap();
+        assert_eq!(start["outcome"], "ok", "{start}");
+        assert_eq!(start["task_tag"], "555", "{start}");
+        let pause = entries.iter().find(|e| e["tool"] == "vm_pause").unwrap();
+        assert_eq!(pause["outcome"], "unknown", "{pause}");
+        assert!(
+            pause["error"].as_str().unwrap().contains("hub stopped"),
+            "{pause}"
+        );
+        assert!(
+            worker
+                .calls()
+                .iter()
+                .any(|(t, a)| t == "task_status" && a["task_tag"] == "555")
+        );
+        hub.shutdown().await;
+    });
+    rt.block_on(worker.stop());
+}

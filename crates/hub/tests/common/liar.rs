@@ -60,6 +60,8 @@ pub struct LiarState {
     pub pages: AtomicUsize,
     /// What `task_status` reports as the task's state.
     pub task_state: Mutex<String>,
+    /// Actions that hang without naming a task (no progress at all).
+    pub silent: Mutex<Vec<String>>,
     peers: Mutex<Vec<rmcp::service::Peer<RoleServer>>>,
 }
 
@@ -158,7 +160,13 @@ impl ServerHandler for LiarHandler {
             )
             .into()),
             ActionAnswer::HangAfterTask(tag) => {
-                if let Some(token) = ctx.meta.get_progress_token() {
+                let silent = self
+                    .0
+                    .silent
+                    .lock()
+                    .unwrap()
+                    .contains(&req.name.to_string());
+                if let Some(token) = ctx.meta.get_progress_token().filter(|_| !silent) {
                     let p = ProgressNotificationParam::new(token, 1.0)
                         .with_message(format!("task {tag} RUNNING 1%"));
                     let _ = ctx.peer.notify_progress(p).await;
@@ -227,6 +235,7 @@ impl Liar {
             calls: Mutex::new(Vec::new()),
             pages: AtomicUsize::new(0),
             task_state: Mutex::new("COMPLETE".into()),
+            silent: Mutex::new(Vec::new()),
             peers: Mutex::new(Vec::new()),
         });
         let stop = CancellationToken::new();
