@@ -140,10 +140,17 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|c| c.trim_start().starts_with("application/json"))
 }
 
-/// A JSON-RPC id is a number or a string.
+/// An id the fast path answers: a string or an integer (what MCP allows: JSON-RPC's
+/// "numbers should not contain fractional parts"). Anything else (`1e99999`, `-0.5`, an
+/// integer beyond i64, `null`) is left to the SDK, which judges it.
 fn valid_id(id: &RawValue) -> bool {
     let s = id.get();
-    s.starts_with('"') || s.starts_with('-') || s.starts_with(|c: char| c.is_ascii_digit())
+    if s.starts_with('"') {
+        return serde_json::from_str::<&str>(s).is_ok()
+            || serde_json::from_str::<String>(s).is_ok();
+    }
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && s.parse::<i64>().is_ok()
 }
 
 /// How the request is bound to the client: a live legacy session, or stateless 2026-07-28.
@@ -561,6 +568,18 @@ mod tests {
         );
         assert!(valid_id(&id));
         assert!(!valid_id(&RawValue::from_string("null".into()).unwrap()));
+        for good in ["0", "-7", "9223372036854775807", "\"x\\\"y\""] {
+            assert!(
+                valid_id(&RawValue::from_string(good.into()).unwrap()),
+                "{good}"
+            );
+        }
+        for bad in ["1e99999", "-0.5", "1.0", "99999999999999999999", "true"] {
+            assert!(
+                !valid_id(&RawValue::from_string(bad.into()).unwrap()),
+                "{bad}"
+            );
+        }
         assert!(!valid_id(&RawValue::from_string("{}".into()).unwrap()));
     }
 

@@ -23,6 +23,41 @@ pub struct ClusterRecord {
     pub tools: Vec<Tool>,
 }
 
+/// A worker URL as it may be shown (logs, errors, `GET /v1/clusters`): the password in its
+/// user info and the values of secret-looking query parameters (`token`, `key`, `secret`,
+/// `password`, `sig`, `auth`...) are replaced by `[redacted]`.
+pub fn redact_url(url: &str) -> String {
+    let url = hyperfed_protocol::redact_uri(url);
+    let Some((base, rest)) = url.split_once('?') else {
+        return url;
+    };
+    let (query, fragment) = match rest.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (rest, None),
+    };
+    let secret = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        [
+            "token", "key", "secret", "pass", "sig", "auth", "cred", "session",
+        ]
+        .iter()
+        .any(|s| k.contains(s))
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if secret(k) => format!("{k}=[redacted]"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    let mut out = format!("{base}?{}", query.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
 /// Whether a cluster can take calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -63,4 +98,22 @@ pub struct ClusterSummary {
     pub last_seen: u64,
     /// Number of tools the worker offers.
     pub tool_count: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_worker_urls_are_redacted() {
+        assert_eq!(
+            redact_url("http://h:1/mcp?token=abc&x=1&API_KEY=z#f"),
+            "http://h:1/mcp?token=[redacted]&x=1&API_KEY=[redacted]#f"
+        );
+        assert_eq!(
+            redact_url("https://u:pw@h/mcp"),
+            "https://u:[redacted]@h/mcp"
+        );
+        assert_eq!(redact_url("http://h/mcp"), "http://h/mcp");
+    }
 }

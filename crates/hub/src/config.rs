@@ -87,13 +87,20 @@ pub struct HubConfig {
     pub tls: Option<TlsFiles>,
     /// PEM CA bundle trusted for `https://` worker URLs (None: the system roots).
     pub worker_ca: Option<PathBuf>,
+    /// Most MCP sessions open on the hub at once (new ones are refused beyond it).
+    pub max_sessions: usize,
+    /// Most MCP sessions one client subject (token) may hold open.
+    pub max_sessions_per_token: usize,
+    /// An MCP session idle this long is closed.
+    pub session_idle: Duration,
 }
 
 pub use hyperfed_http::tls::TlsFiles;
 
 impl HubConfig {
     /// A configuration with the documented defaults: namespaced tools, 5 s fan-out timeout,
-    /// 256 clusters called at once by a fan-out, 120 s call timeout, 2 s heartbeats, no client token, temporary database.
+    /// 256 clusters called at once by a fan-out, 120 s call timeout, 2 s heartbeats, no client token, temporary database,
+    /// at most 1024 MCP sessions (64 per token), idle sessions closed after 10 minutes.
     pub fn new(listen: SocketAddr, secret: Secret) -> Self {
         HubConfig {
             listen,
@@ -109,6 +116,9 @@ impl HubConfig {
             require_token: false,
             tls: None,
             worker_ca: None,
+            max_sessions: 1024,
+            max_sessions_per_token: 64,
+            session_idle: Duration::from_secs(600),
         }
     }
 }

@@ -2,7 +2,6 @@
 //! the REST API for cURL, with bearer-token authentication (constant-time) on `/mcp` and `/v1/*`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -24,6 +23,7 @@ use crate::error::HubError;
 use crate::fast_path::HubFastPath;
 use crate::hub::{Hub, JoinRefusal};
 use crate::mcp::HubServer;
+use crate::session_limit::{SessionLimit, limit_sessions};
 use crate::{dispatch, fleet};
 use hyperfed_http::bearer::bearer;
 use hyperfed_http::mcp_fast_path::{FastPath, mcp_fast_path};
@@ -224,8 +224,9 @@ pub(crate) fn router(hub: Arc<Hub>, bound: std::net::SocketAddr) -> Router {
         config.with_allowed_hosts(policy.rmcp_hosts())
     };
     let mut sessions = LocalSessionManager::default();
-    // Clients may sit idle for a long time between tool calls.
-    sessions.session_config.keep_alive = Some(Duration::from_secs(3600));
+    // Clients may sit idle between tool calls, but an idle session holds memory: it is closed
+    // after `session_idle` (10 minutes by default), and sessions are capped (session_limit).
+    sessions.session_config.keep_alive = Some(hub.config().session_idle);
     let factory_hub = hub.clone();
     let sessions = Arc::new(sessions);
     let mcp = StreamableHttpService::new(
@@ -237,13 +238,19 @@ pub(crate) fn router(hub: Arc<Hub>, bound: std::net::SocketAddr) -> Router {
         sessions.clone(),
         config,
     );
+    let limit = Arc::new(SessionLimit::new(
+        sessions.clone(),
+        hub.config().max_sessions,
+        hub.config().max_sessions_per_token,
+    ));
     let fast_path = Arc::new(FastPath::new(HubFastPath(hub.clone()), sessions));
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
         .layer(axum::middleware::from_fn_with_state(
             fast_path,
             mcp_fast_path,
-        ));
+        ))
+        .layer(axum::middleware::from_fn_with_state(limit, limit_sessions));
     let protected = Router::new()
         .merge(mcp)
         .route("/v1/clusters", get(clusters))

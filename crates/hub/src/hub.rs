@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use hyperfed_protocol::join::{MAX_CLOCK_SKEW, unix_now};
-use hyperfed_protocol::redact_uri;
 use hyperfed_protocol::{ClusterAlias, HeartbeatResponse, JoinError, JoinRequest, JoinResponse};
 use rmcp::model::Tool;
 use rmcp::service::{Peer, RoleServer};
@@ -18,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::RefusalLimiter;
 use crate::auth::HubKey;
 use crate::catalog::{self, Catalog};
-use crate::cluster::{ClusterRecord, ClusterSummary, Health};
+use crate::cluster::{ClusterRecord, ClusterSummary, Health, redact_url};
 use crate::config::HubConfig;
 use crate::error::HubError;
 use crate::intern::Interner;
@@ -415,12 +414,12 @@ impl Hub {
             .map_err(|_| {
                 JoinRefusal::Unreachable(format!(
                     "the hub could not reach the worker at {} within {} s",
-                    redact_uri(&req.worker_url),
+                    redact_url(&req.worker_url),
                     JOIN_CONNECT_TIMEOUT.as_secs()
                 ))
             })?
             .map_err(|e| {
-                JoinRefusal::Unreachable(e.replace(&req.worker_url, &redact_uri(&req.worker_url)))
+                JoinRefusal::Unreachable(e.replace(&req.worker_url, &redact_url(&req.worker_url)))
             })?;
         let tools = validate::accept_tools(&alias, tools);
 
@@ -482,7 +481,7 @@ impl Hub {
             l.close();
         }
         self.vm_index.forget(&alias);
-        tracing::info!(cluster = %alias, url = %redact_uri(&req.worker_url), tools = tool_count, "cluster joined");
+        tracing::info!(cluster = %alias, url = %redact_url(&req.worker_url), tools = tool_count, "cluster joined");
         self.tools_changed();
         Ok(JoinResponse {
             worker_token: self.worker_tokens.issue(

@@ -34,6 +34,7 @@ mod recovery;
 mod fast_path;
 mod http;
 mod mcp;
+mod session_limit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -61,7 +61,7 @@ impl LiveCluster {
             alias: self.record.alias.clone(),
             cluster_name: self.record.cluster_name.clone(),
             cluster_uuid: self.record.cluster_uuid.clone(),
-            worker_url: hyperfed_protocol::redact_uri(&self.record.worker_url),
+            worker_url: crate::cluster::redact_url(&self.record.worker_url),
             state: self.health,
             last_seen: self.record.last_seen,
             tool_count: self.tools.len(),

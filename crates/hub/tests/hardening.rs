@@ -640,3 +640,142 @@ fn item7_pending_records_are_resolved_after_a_crash() {
     });
     rt.block_on(worker.stop());
 }
+
+/// A raw JSON-RPC POST to `/mcp`: (status, body, session id).
+async fn raw(
+    url: &str,
+    token: &str,
+    body: &str,
+    session: Option<&str>,
+) -> (u16, String, Option<String>) {
+    static HTTP: std::sync::LazyLock<reqwest::Client> =
+        std::sync::LazyLock::new(reqwest::Client::new);
+    let mut req = HTTP
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_owned());
+    if let Some(s) = session {
+        req = req.header("mcp-session-id", s);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let sid = r
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (status, r.text().await.unwrap_or_default(), sid)
+}
+
+const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"flood","version":"0"}}}"#;
+
+/// Smaller items: 10,000 `initialize` calls from 20 tokens open at most 64 sessions per token
+/// and 1024 in all (memory measured); fast-path ids must be strings or integers; a 1 MB tool
+/// name is not echoed; a `?token=` in a worker URL is not shown by /v1/clusters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smaller_session_flood_ids_long_names_and_url_tokens() {
+    let dir = TempDir::new("smaller");
+    let mut c = config();
+    c.token = Some(Secret::new(STATIC));
+    c.data_dir = Some(dir.0.clone());
+    let hub = hyperfed_hub::start(c).await.unwrap();
+    let url = hub.mcp_url();
+    let tokens: Vec<String> = (0..20)
+        .map(|i| {
+            issue_token(
+                &dir.0,
+                Scope::Read,
+                Duration::from_secs(600),
+                &format!("t{i}"),
+            )
+            .unwrap()
+        })
+        .collect();
+    let before = rss_mib();
+    let started = std::time::Instant::now();
+    let mut statuses = std::collections::BTreeMap::new();
+    let total: usize = std::env::var("FLOOD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    for chunk in (0..total).collect::<Vec<usize>>().chunks(50) {
+        let sends = chunk.iter().map(|i| {
+            let token = tokens[i % tokens.len()].clone();
+            let url = url.clone();
+            async move { raw(&url, &token, INIT, None).await.0 }
+        });
+        for s in futures::future::join_all(sends).await {
+            *statuses.entry(s).or_insert(0) += 1;
+        }
+    }
+    let after = rss_mib();
+    println!(
+        "session flood: {total} initialize from 20 tokens in {:?}: {statuses:?}; hub RSS {before:.1} MiB -> {after:.1} MiB",
+        started.elapsed()
+    );
+    assert_eq!(statuses.get(&200), Some(&1024), "{statuses:?}");
+    assert!(after - before < 300.0, "{before:.1} -> {after:.1} MiB");
+    // The static token's own budget is untouched by the flood of the others... but the hub is
+    // full: a new session is refused with 503 until some close.
+    let (s, body, _) = raw(&url, STATIC, INIT, None).await;
+    assert_eq!(s, 503, "{body}");
+
+    // A hub with room: ids, long names, URL tokens.
+    let hub2 = hyperfed_hub::start(config()).await.unwrap();
+    let url2 = hub2.mcp_url();
+    let (s, _, sid) = raw(&url2, "", INIT, None).await;
+    assert_eq!(s, 200);
+    let sid = sid.unwrap();
+    raw(
+        &url2,
+        "",
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        Some(&sid),
+    )
+    .await;
+    for (id, ok) in [
+        ("7", true),
+        ("\"abc\"", true),
+        ("1e99999", false),
+        ("-0.5", false),
+    ] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/list","params":{{}}}}"#);
+        let (_, text, _) = raw(&url2, "", &body, Some(&sid)).await;
+        let echoed = text.contains(&format!("\"id\":{id},\"result\""));
+        assert_eq!(
+            echoed,
+            ok,
+            "id {id}: {}",
+            text.chars().take(200).collect::<String>()
+        );
+    }
+    let (c2, _) = client(&url2, None).await;
+    let long = "n".repeat(1024 * 1024);
+    let err = c2
+        .call_tool(rmcp::model::CallToolRequestParams::new(long))
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(!err.is_empty() && err.len() < 2048, "{} bytes", err.len());
+    let _ = c2.cancel().await;
+    let w = Liar::serve(vec![liar::tool("vm_list", true, false, false)]).await;
+    let secret_url = format!("{}?token=url-secret-0451", w.url);
+    let (s, body) = w
+        .join_at(&hub2.base_url(), "tok", "tok-uuid", &secret_url)
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let shown = reqwest::get(format!("{}/v1/clusters", hub2.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(shown.contains("token=[redacted]"), "{shown}");
+    assert!(!shown.contains("url-secret-0451"), "{shown}");
+    w.stop().await;
+    hub2.shutdown().await;
+    hub.shutdown().await;
+}

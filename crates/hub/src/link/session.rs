@@ -211,10 +211,11 @@ impl McpSession {
             progress: progress.clone(),
             hub,
         };
-        let service = events
-            .serve(transport)
-            .await
-            .map_err(|e| format!("cannot open an MCP session with the worker at {url}: {e}"))?;
+        let service = events.serve(transport).await.map_err(|e| {
+            let shown = crate::cluster::redact_url(url);
+            format!("cannot open an MCP session with the worker at {shown}: {e}")
+                .replace(url, &shown)
+        })?;
         let is_hub = service.peer().peer_info().is_some_and(|info| {
             info.server_info
                 .as_ref()
@@ -223,7 +224,8 @@ impl McpSession {
         if is_hub {
             let _ = tokio::time::timeout(Duration::from_secs(2), service.cancel()).await;
             return Err(format!(
-                "the worker at {url} is a HyperFed hub; a hub cannot join a hub (or itself)"
+                "the worker at {} is a HyperFed hub; a hub cannot join a hub (or itself)",
+                crate::cluster::redact_url(url)
             ));
         }
         let session = Arc::new(McpSession {

@@ -216,7 +216,13 @@ pub(super) async fn call(
         .body(body)
         .send()
         .await
-        .map_err(|e| lost(format!("the worker could not be reached: {e}")))?;
+        // reqwest names the URL in its errors; a worker URL may carry a token.
+        .map_err(|e| {
+            lost(format!(
+                "the worker could not be reached: {}",
+                e.without_url()
+            ))
+        })?;
     let status = resp.status();
     let sse = resp
         .headers()

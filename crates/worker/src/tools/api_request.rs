@@ -71,7 +71,15 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
             "api_request: path '{path}' must be a plain path under /rest/v1 starting with '/', e.g. /VirDomain"
         ));
     }
-    if matches!(path.trim_end_matches('/'), "/login" | "/logout") {
+    // Judged without the query, trailing slashes, doubled slashes or case: `/login?x=1` is
+    // `/login` too.
+    let bare = path
+        .split(['?', ';'])
+        .next()
+        .unwrap_or(path)
+        .to_ascii_lowercase();
+    let segments: Vec<&str> = bare.split('/').filter(|s| !s.is_empty()).collect();
+    if matches!(segments.as_slice(), ["login"] | ["logout"]) {
         return Err("api_request: /login and /logout are managed by the worker".into());
     }
     let body = call.args.get("body").cloned();
