@@ -923,3 +923,31 @@ async fn item2_a_tokenless_worker_refuses_cross_site_requests() {
         .expect("same-origin call");
     assert_eq!(r.status().as_u16(), 200);
 }
+
+/// Issue #15 (smaller): `api_request`'s guard for the worker-managed `/login` and `/logout`
+/// cannot be passed with a query string, a trailing slash, doubled slashes or another case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_request_cannot_reach_login_with_a_query() {
+    common::init();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _worker = Proc::start(
+        "worker",
+        &[
+            "worker", "--mock", "lab", "--seed", "16", "--listen", &listen,
+        ],
+        &[],
+    );
+    let base = format!("http://{listen}");
+    assert!(wait_http_ok(&format!("{base}/health"), Duration::from_secs(20)).await);
+    let http = reqwest::Client::new();
+    for path in ["/login?x=1", "/login/", "//login", "/LOGIN", "/logout?y", "/rest/v1/login?z=2"] {
+        let r = http
+            .post(format!("{base}/v1/tools/api_request"))
+            .json(&json!({"method": "GET", "path": path}))
+            .send()
+            .await
+            .expect("POST api_request");
+        let body = r.text().await.unwrap_or_default();
+        assert!(body.contains("managed by the worker"), "{path}: {body}");
+    }
+}
