@@ -373,3 +373,46 @@ pub fn keep_alive(hub_base: &str, joined: &Value, every: Duration) -> Cancellati
     });
     stop
 }
+
+/// Polls an async condition until it holds (up to ~10 s).
+pub async fn eventually_async<F, Fut>(mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..400 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out");
+}
+
+/// This process's resident memory in MiB (Linux), for the memory notes of issue #15.
+pub fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+pub async fn cluster_aliases(base: &str) -> Vec<String> {
+    let v: Value = reqwest::get(format!("{base}/v1/clusters"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["clusters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["alias"].as_str().map(str::to_owned))
+        .collect()
+}
