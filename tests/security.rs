@@ -940,7 +940,14 @@ async fn api_request_cannot_reach_login_with_a_query() {
     let base = format!("http://{listen}");
     assert!(wait_http_ok(&format!("{base}/health"), Duration::from_secs(20)).await);
     let http = reqwest::Client::new();
-    for path in ["/login?x=1", "/login/", "//login", "/LOGIN", "/logout?y", "/rest/v1/login?z=2"] {
+    for path in [
+        "/login?x=1",
+        "/login/",
+        "//login",
+        "/LOGIN",
+        "/logout?y",
+        "/rest/v1/login?z=2",
+    ] {
         let r = http
             .post(format!("{base}/v1/tools/api_request"))
             .json(&json!({"method": "GET", "path": path}))
