@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use crate::auth::Scope;
 use crate::cluster::Health;
 use crate::config::ToolsMode;
+pub(crate) use crate::fleet_decl::FleetTool;
+use crate::fleet_decl::fleet_tools;
 use crate::validate::is_read_only;
 
 /// What the catalog builder needs to know about one cluster.
@@ -27,14 +29,6 @@ pub(crate) struct CatalogCluster {
     pub health: Health,
     /// The worker's validated tools.
     pub tools: Arc<Vec<Tool>>,
-}
-
-/// The hub's own fan-out tools.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FleetTool {
-    Status,
-    VmSearch,
-    Conditions,
 }
 
 /// Where an exported tool name leads.
@@ -97,6 +91,17 @@ pub(crate) struct Catalog {
     /// Encoded tools/list pages (read-only list, full list), made on first use: the catalog
     /// never changes once built, so neither do they.
     pages: [OnceLock<Vec<Bytes>>; 2],
+    /// The mode this list was built in and why (`tools_budget` fills it in).
+    pub mode: ModeNote,
+}
+
+/// Which export mode a catalog is in and why (told to clients in the server instructions).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ModeNote {
+    /// Namespaced, compact or both (never auto: auto picks one of the first two).
+    pub active: ToolsMode,
+    /// One sentence: the configured mode, or what the budget decided.
+    pub why: String,
 }
 
 impl Catalog {
@@ -188,6 +193,9 @@ fn safe_text(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
+/// Most aliases listed as the `cluster` argument's enum.
+const MAX_ALIAS_ENUM: usize = 16;
+
 fn with_cluster_arg(schema: &JsonObject, aliases: &[String], required: bool) -> JsonObject {
     let mut schema = schema.clone();
     let desc = if required {
@@ -195,7 +203,13 @@ fn with_cluster_arg(schema: &JsonObject, aliases: &[String], required: bool) -> 
     } else {
         "Cluster alias to run this on. Optional: without it the hub finds the cluster that owns `vm` (a VM uuid, or `alias/vm-name`)."
     };
-    let prop = json!({"type": "string", "enum": aliases, "description": desc});
+    // Listing every alias in every tool costs ~15 bytes per cluster per tool; past a few
+    // clusters the model reads the aliases once, from fleet_status, instead.
+    let prop = if aliases.len() <= MAX_ALIAS_ENUM {
+        json!({"type": "string", "enum": aliases, "description": desc})
+    } else {
+        json!({"type": "string", "description": format!("{desc} Aliases: see fleet_status.")})
+    };
     let props = schema
         .entry("properties")
         .or_insert_with(|| Value::Object(Default::default()));
@@ -213,47 +227,6 @@ fn with_cluster_arg(schema: &JsonObject, aliases: &[String], required: bool) -> 
         }
     }
     schema
-}
-
-fn object(v: Value) -> Arc<JsonObject> {
-    Arc::new(v.as_object().cloned().unwrap_or_default())
-}
-
-fn fleet_tools() -> Vec<(Tool, FleetTool)> {
-    let ro = ToolAnnotations::from_raw(None, Some(true), Some(false), Some(true), Some(true));
-    let status = Tool::new(
-        "fleet_status",
-        "Status of every cluster in the fleet at once: up or down, HyperCore version, nodes online, VMs running/total, raised conditions by severity and storage used, with totals over the clusters that answered and a list of those that did not.",
-        object(json!({"type": "object", "properties": {}, "additionalProperties": false})),
-    )
-    .with_title("Fleet status")
-    .with_annotations(ro.clone());
-    let search = Tool::new(
-        "vm_search",
-        "Find VMs across all clusters (or some) by state, name or tag. Each VM carries its `cluster` alias; clusters that did not answer in time are listed.",
-        object(json!({"type": "object", "properties": {
-            "state": {"type": "string", "description": "VM state, e.g. RUNNING, SHUTOFF, PAUSED."},
-            "name": {"type": "string", "description": "VM name (as the workers' vm_list matches it)."},
-            "tag": {"type": "string", "description": "A tag the VM carries."},
-            "cluster": {"type": "string", "description": "Only this cluster alias."}
-        }, "additionalProperties": false})),
-    )
-    .with_title("Search VMs across clusters")
-    .with_annotations(ro.clone());
-    let conditions = Tool::new(
-        "fleet_conditions",
-        "Raised conditions (alerts) of every cluster, each with its `cluster` alias, plus counts by severity and the clusters that did not answer.",
-        object(json!({"type": "object", "properties": {
-            "cluster": {"type": "string", "description": "Only this cluster alias."}
-        }, "additionalProperties": false})),
-    )
-    .with_title("Fleet conditions")
-    .with_annotations(ro);
-    vec![
-        (status, FleetTool::Status),
-        (search, FleetTool::VmSearch),
-        (conditions, FleetTool::Conditions),
-    ]
 }
 
 /// One plain name's view over every cluster offering the tool.
@@ -421,12 +394,21 @@ pub(crate) fn build(mode: ToolsMode, clusters: &[CatalogCluster]) -> Catalog {
         read_only: OnceLock::new(),
         routes,
         pages: Default::default(),
+        mode: ModeNote {
+            active: mode,
+            why: format!("--tools {mode}"),
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rmcp::model::ToolAnnotations;
+
+    fn object(v: Value) -> Arc<JsonObject> {
+        Arc::new(v.as_object().cloned().unwrap_or_default())
+    }
 
     fn tool(name: &str, read_only: bool, vm: bool) -> Tool {
         let props = if vm {

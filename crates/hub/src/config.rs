@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ToolsMode {
-    /// Every worker tool as `<alias>__<tool>`, plus routed VM actions and the fleet tools.
+    /// Namespaced while that list fits the tool-list budget, compact beyond it.
     #[default]
+    Auto,
+    /// Every worker tool as `<alias>__<tool>`, plus routed VM actions and the fleet tools.
     Namespaced,
     /// One tool per operation with a `cluster` argument, plus the fleet tools.
     Compact,
@@ -38,11 +40,12 @@ impl FromStr for ToolsMode {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(ToolsMode::Auto),
             "namespaced" => Ok(ToolsMode::Namespaced),
             "compact" => Ok(ToolsMode::Compact),
             "both" => Ok(ToolsMode::Both),
             other => Err(format!(
-                "invalid tools mode {other:?}: expected namespaced, compact or both"
+                "invalid tools mode {other:?}: expected auto, namespaced, compact or both"
             )),
         }
     }
@@ -51,6 +54,7 @@ impl FromStr for ToolsMode {
 impl std::fmt::Display for ToolsMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            ToolsMode::Auto => "auto",
             ToolsMode::Namespaced => "namespaced",
             ToolsMode::Compact => "compact",
             ToolsMode::Both => "both",
@@ -98,7 +102,7 @@ pub struct HubConfig {
 pub use hyperfed_http::tls::TlsFiles;
 
 impl HubConfig {
-    /// A configuration with the documented defaults: namespaced tools, 5 s fan-out timeout,
+    /// A configuration with the documented defaults: auto tools mode, 5 s fan-out timeout,
     /// 256 clusters called at once by a fan-out, 120 s call timeout, 2 s heartbeats, no client token, temporary database,
     /// at most 1024 MCP sessions (64 per token), idle sessions closed after 10 minutes.
     pub fn new(listen: SocketAddr, secret: Secret) -> Self {
@@ -107,7 +111,7 @@ impl HubConfig {
             secret,
             token: None,
             data_dir: None,
-            tools_mode: ToolsMode::Namespaced,
+            tools_mode: ToolsMode::Auto,
             fanout_timeout: Duration::from_secs(5),
             fanout_concurrency: 256,
             call_timeout: Duration::from_secs(120),
@@ -139,7 +143,7 @@ pub struct FileConfig {
     pub token_file: Option<PathBuf>,
     /// `data = "/var/lib/hyperfed"`: sled database directory.
     pub data: Option<PathBuf>,
-    /// `tools = "namespaced" | "compact" | "both"`.
+    /// `tools = "auto" | "namespaced" | "compact" | "both"`.
     pub tools: Option<ToolsMode>,
     /// `fanout_timeout = "5s"`.
     pub fanout_timeout: Option<String>,
@@ -196,9 +200,10 @@ mod tests {
     fn parses_the_documented_file() {
         let text = include_str!("../../../configs/hub.toml");
         let parsed: FileConfig = toml::from_str(text).unwrap();
-        assert_eq!(parsed.tools, Some(ToolsMode::Namespaced));
+        assert_eq!(parsed.tools, Some(ToolsMode::Auto));
         assert_eq!(parsed.fanout_timeout.as_deref(), Some("5s"));
         assert!("bogus".parse::<ToolsMode>().is_err());
         assert_eq!("Both".parse::<ToolsMode>(), Ok(ToolsMode::Both));
+        assert_eq!("auto".parse::<ToolsMode>(), Ok(ToolsMode::default()));
     }
 }

@@ -14,7 +14,8 @@ use crate::call_context::CallContext;
 use crate::catalog::{FleetTool, Target};
 use crate::error::HubError;
 use crate::fan_out::raw_arguments;
-use crate::fleet::{fleet_conditions, fleet_status, resolve_vm, vm_search};
+use crate::fleet::{resolve_vm, vm_search};
+use crate::fleet_overview::{fleet_conditions, fleet_status};
 use crate::forward::{forward, forward_stateless, outcome_unknown};
 use crate::hub::Hub;
 
@@ -202,7 +203,7 @@ pub(crate) async fn call_tool(
     let outcome = match &route.target {
         Target::Fleet(which) => {
             let v = match which {
-                FleetTool::Status => fleet_status(hub).await,
+                FleetTool::Status => fleet_status(hub, &args).await,
                 FleetTool::VmSearch => vm_search(hub, &args).await,
                 FleetTool::Conditions => fleet_conditions(hub, &args).await,
             };

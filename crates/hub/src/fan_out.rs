@@ -111,6 +111,81 @@ async fn fan_out_one(
     .await
 }
 
+/// Most pages of one cluster's list a fan-out follows (1000 rows each).
+const MAX_PAGES: usize = 100;
+
+/// One cluster's whole list: the first page's result with every page's rows under `key`,
+/// following `next_cursor` (workers that page) at `limit` 1000 per call.
+async fn fan_out_rows_one(
+    hub: &Hub,
+    alias: &str,
+    tool: &str,
+    mut arguments: JsonObject,
+    key: &str,
+    cancel: &CancellationToken,
+) -> Result<Value, String> {
+    let deadline = hub.config().fanout_timeout;
+    hub.live_link(alias).map_err(|e| e.to_string())?;
+    let pages = hub.registry().tool_takes(alias, tool, "cursor");
+    if pages {
+        arguments.insert("limit".into(), json!(hyperfed_protocol::budget::MAX_LIMIT));
+    }
+    bounded(hub.fanout_permits(), deadline, async {
+        let mut first: Option<Value> = None;
+        for _ in 0..MAX_PAGES {
+            let raw = raw_arguments(&arguments).map_err(|e| e.to_string())?;
+            let bytes = forward_stateless(hub, alias, tool, Some(&raw), cancel, deadline * 2)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut page = result_value(&bytes).map_err(|e| format!("{tool}: {e}"))?;
+            let next = page
+                .get("next_cursor")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            match &mut first {
+                None => first = Some(page),
+                Some(all) => {
+                    let more = page.get_mut(key).map(Value::take);
+                    if let (Some(Value::Array(rows)), Some(Value::Array(more))) =
+                        (all.get_mut(key), more)
+                    {
+                        rows.extend(more);
+                    }
+                }
+            }
+            match next {
+                Some(cursor) if pages => {
+                    arguments.insert("cursor".into(), Value::String(cursor));
+                }
+                _ => break,
+            }
+        }
+        first.ok_or_else(|| format!("{tool}: no result"))
+    })
+    .await
+}
+
+/// Like [`fan_out`], but each answer holds the cluster's whole list under `key` (the hub
+/// pages through workers that page; a snapshot of the merged rows then serves every page).
+pub(crate) async fn fan_out_rows(
+    hub: &Hub,
+    aliases: Vec<String>,
+    tool: &str,
+    arguments: JsonObject,
+    key: &str,
+) -> Vec<FanOutAnswer> {
+    let cancel = CancellationToken::new();
+    let cancel = &cancel;
+    let calls = aliases.into_iter().map(|alias| {
+        let arguments = arguments.clone();
+        async move {
+            let result = fan_out_rows_one(hub, &alias, tool, arguments, key, cancel).await;
+            FanOutAnswer { alias, result }
+        }
+    });
+    futures::future::join_all(calls).await
+}
+
 /// Calls `tool` on each cluster concurrently; every answer (or error) arrives by the fan-out timeout.
 pub(crate) async fn fan_out(
     hub: &Hub,

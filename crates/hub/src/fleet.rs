@@ -1,19 +1,31 @@
-//! The hub's own fleet tools, answered by fanning out to every cluster (or one):
-//! `fleet_status` (totals over `cluster_info`), `vm_search` (`vm_list`, also feeding the VM
-//! index) and `fleet_conditions` (`condition_list`); and routing a VM action by VM.
+//! `vm_search` (`vm_list` on every cluster, also feeding the VM index), paged over a
+//! snapshot of the merged rows with a summary first; routing a VM action by VM; and the
+//! helpers the fleet tools share.
 
 use std::collections::BTreeMap;
 
 use rmcp::model::JsonObject;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::error::HubError;
-use crate::fan_out::{fan_out, unanswered};
+use crate::fan_out::{FanOutAnswer, fan_out_rows, unanswered};
+use crate::fleet_decl::VM_FIELDS;
+use crate::fleet_page::{self, PageSpec};
 use crate::hub::Hub;
+use crate::snapshots::Listing;
 use crate::vm_index::vm_refs;
 
+/// Most clusters a summary lists by name (the biggest or worst first).
+pub(crate) const SUMMARY_CLUSTERS: usize = 25;
+/// Most clusters named as not answering (the count is always complete).
+const UNANSWERED_SHOWN: usize = 20;
+
 /// Aliases to fan out to: one named cluster, or every registered cluster (sorted).
-fn target_aliases(hub: &Hub, only: Option<&str>, tool: &str) -> Result<Vec<String>, HubError> {
+pub(crate) fn target_aliases(
+    hub: &Hub,
+    only: Option<&str>,
+    tool: &str,
+) -> Result<Vec<String>, HubError> {
     if let Some(a) = only.filter(|a| !a.is_empty()) {
         if !hub.registry().contains(a) {
             return Err(HubError::UnknownCluster(a.to_owned()));
@@ -23,92 +35,44 @@ fn target_aliases(hub: &Hub, only: Option<&str>, tool: &str) -> Result<Vec<Strin
     Ok(hub.registry().fan_out_aliases(tool))
 }
 
-fn num(v: &Value, path: &[&str]) -> u64 {
-    let mut cur = v;
-    for p in path {
-        match cur.get(p) {
-            Some(next) => cur = next,
-            None => return 0,
-        }
-    }
-    cur.as_u64()
-        .or_else(|| cur.as_f64().map(|f| f.max(0.0) as u64))
-        .unwrap_or(0)
-}
-
-/// `fleet_status`: `cluster_info` from every cluster, with totals over those that answered.
-pub(crate) async fn fleet_status(hub: &Hub) -> Result<Value, HubError> {
-    let aliases = target_aliases(hub, None, "cluster_info")?;
-    let answers = fan_out(hub, aliases, "cluster_info", JsonObject::new()).await;
-    let mut clusters = Vec::new();
-    let (mut nodes_total, mut nodes_online, mut vms_total, mut vms_running) = (0, 0, 0, 0);
-    let (mut raised, mut used, mut total_bytes) = (0, 0, 0);
-    let mut by_severity: BTreeMap<String, u64> = BTreeMap::new();
-    let mut answered = 0;
-    for a in &answers {
-        match &a.result {
-            Ok(info) => {
-                answered += 1;
-                nodes_total += num(info, &["nodes", "total"]);
-                nodes_online += num(info, &["nodes", "online"]);
-                vms_total += num(info, &["vms", "total"]);
-                vms_running += num(info, &["vms", "running"]);
-                raised += num(info, &["conditions", "raised"]);
-                used += num(info, &["storage", "used_bytes"]);
-                total_bytes += num(info, &["storage", "total_bytes"]);
-                if let Some(sev) = info
-                    .get("conditions")
-                    .and_then(|c| c.get("by_severity"))
-                    .and_then(Value::as_object)
-                {
-                    for (k, v) in sev {
-                        *by_severity.entry(k.clone()).or_default() += v.as_u64().unwrap_or(0);
-                    }
-                }
-                clusters.push(json!({
-                    "cluster": a.alias,
-                    "status": "up",
-                    "name": info.get("cluster").and_then(|c| c.get("name")),
-                    "version": info.get("cluster").and_then(|c| c.get("icos_version")),
-                    "health": info.get("health"),
-                    "nodes": info.get("nodes"),
-                    "vms": info.get("vms"),
-                    "conditions": info.get("conditions"),
-                    "storage": info.get("storage"),
-                }));
-            }
-            Err(e) => clusters.push(json!({
-                "cluster": a.alias,
-                "status": match hub.registry().health_of(&a.alias) { "up" => "error", other => other },
-                "error": e,
-            })),
-        }
-    }
-    let unanswered = unanswered(&answers);
-    Ok(json!({
-        "clusters": clusters,
-        "totals": {
-            "clusters": answers.len(),
-            "answered": answered,
-            "nodes": {"total": nodes_total, "online": nodes_online},
-            "vms": {"total": vms_total, "running": vms_running},
-            "conditions": {"raised": raised, "by_severity": by_severity},
-            "storage": {"total_bytes": total_bytes, "used_bytes": used},
-        },
-        "complete": unanswered.is_empty(),
-        "unanswered": unanswered,
-    }))
-}
-
-fn string_arg(args: &JsonObject, key: &str) -> Option<String> {
+/// A non-empty string argument.
+pub(crate) fn string_arg(args: &JsonObject, key: &str) -> Option<String> {
     args.get(key)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
 }
 
-/// `vm_search`: `vm_list` on every cluster (or one), each VM tagged with its cluster.
+/// What every page of a fan-out result says about completeness: clusters answered, whether
+/// all did, and those that did not (the first few named, all counted).
+pub(crate) fn completeness(answers: &[FanOutAnswer]) -> Map<String, Value> {
+    let mut missing = unanswered(answers);
+    let missed = missing.len();
+    missing.truncate(UNANSWERED_SHOWN);
+    let mut out = Map::new();
+    out.insert("clusters_answered".into(), json!(answers.len() - missed));
+    out.insert("complete".into(), json!(missed == 0));
+    if missed > UNANSWERED_SHOWN {
+        out.insert("unanswered_total".into(), json!(missed));
+    }
+    out.insert("unanswered".into(), Value::Array(missing));
+    out
+}
+
+/// `vm_search`: VMs of every cluster (or one), a page at a time, counts first.
 pub(crate) async fn vm_search(hub: &Hub, args: &JsonObject) -> Result<Value, HubError> {
+    let spec = PageSpec {
+        tool: "vm_search",
+        prefix: "vs",
+        rows_key: "vms",
+        narrow: "state, name, tag or cluster",
+        fields: VM_FIELDS,
+    };
+    fleet_page::serve(hub, &spec, args, || vm_listing(hub, args)).await
+}
+
+/// Every matching VM of every cluster asked (the VM index learns them on the way).
+async fn collect_vms(hub: &Hub, args: &JsonObject) -> Result<Vec<FanOutAnswer>, HubError> {
     let cluster = string_arg(args, "cluster");
     let aliases = target_aliases(hub, cluster.as_deref(), "vm_list")?;
     let mut filter = JsonObject::new();
@@ -118,8 +82,7 @@ pub(crate) async fn vm_search(hub: &Hub, args: &JsonObject) -> Result<Value, Hub
         }
     }
     let unfiltered = filter.is_empty();
-    let answers = fan_out(hub, aliases, "vm_list", filter).await;
-    let mut vms = Vec::new();
+    let answers = fan_out_rows(hub, aliases, "vm_list", filter, "vms").await;
     for a in &answers {
         if let Ok(list) = &a.result {
             let refs = vm_refs(list);
@@ -128,67 +91,72 @@ pub(crate) async fn vm_search(hub: &Hub, args: &JsonObject) -> Result<Value, Hub
             } else {
                 hub.vm_index().merge(&a.alias, refs);
             }
-            for vm in list
-                .get("vms")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let mut vm = vm.clone();
-                if let Value::Object(m) = &mut vm {
-                    m.insert("cluster".into(), Value::String(a.alias.clone()));
-                }
-                vms.push(vm);
-            }
         }
     }
     if unfiltered && cluster.is_none() {
         hub.vm_index().mark_refreshed();
     }
-    let unanswered = unanswered(&answers);
-    Ok(json!({
-        "count": vms.len(),
-        "vms": vms,
-        "clusters_answered": answers.len() - unanswered.len(),
-        "complete": unanswered.is_empty(),
-        "unanswered": unanswered,
-    }))
+    Ok(answers)
 }
 
-/// `fleet_conditions`: `condition_list` on every cluster (or one), merged.
-pub(crate) async fn fleet_conditions(hub: &Hub, args: &JsonObject) -> Result<Value, HubError> {
-    let cluster = string_arg(args, "cluster");
-    let aliases = target_aliases(hub, cluster.as_deref(), "condition_list")?;
-    let answers = fan_out(hub, aliases, "condition_list", JsonObject::new()).await;
-    let mut conditions = Vec::new();
-    let mut by_severity: BTreeMap<String, u64> = BTreeMap::new();
+/// The merged VM rows sorted by `cluster/uuid`, with counts by state and by cluster.
+async fn vm_listing(hub: &Hub, args: &JsonObject) -> Result<Listing, HubError> {
+    let answers = collect_vms(hub, args).await?;
+    let mut keyed = Vec::new();
+    let mut by_state: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_cluster: Vec<(String, BTreeMap<String, u64>, u64)> = Vec::new();
     for a in &answers {
-        if let Ok(list) = &a.result {
-            for c in list
-                .get("conditions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(sev) = c.get("severity").and_then(Value::as_str) {
-                    *by_severity.entry(sev.to_owned()).or_default() += 1;
-                }
-                let mut c = c.clone();
-                if let Value::Object(m) = &mut c {
-                    m.insert("cluster".into(), Value::String(a.alias.clone()));
-                }
-                conditions.push(c);
+        let Ok(list) = &a.result else { continue };
+        let mut states: BTreeMap<String, u64> = BTreeMap::new();
+        let mut count = 0;
+        for vm in list
+            .get("vms")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let state = vm.get("state").and_then(Value::as_str).unwrap_or("UNKNOWN");
+            *by_state.entry(state.to_owned()).or_default() += 1;
+            *states.entry(state.to_owned()).or_default() += 1;
+            count += 1;
+            let uuid = vm.get("uuid").and_then(Value::as_str).unwrap_or("");
+            let key = format!("{}/{uuid}", a.alias);
+            let mut vm = vm.clone();
+            if let Value::Object(m) = &mut vm {
+                m.insert("cluster".into(), Value::String(a.alias.clone()));
             }
+            keyed.push((key, vm));
         }
+        by_cluster.push((a.alias.clone(), states, count));
     }
-    let unanswered = unanswered(&answers);
-    Ok(json!({
-        "count": conditions.len(),
-        "by_severity": by_severity,
-        "conditions": conditions,
-        "complete": unanswered.is_empty(),
-        "unanswered": unanswered,
-    }))
+    keyed.sort_by(|x, y| x.0.cmp(&y.0));
+    by_cluster.sort_by(|x, y| y.2.cmp(&x.2).then_with(|| x.0.cmp(&y.0)));
+    let clusters_with_vms = by_cluster.iter().filter(|c| c.2 > 0).count();
+    let shown: Map<String, Value> = by_cluster
+        .iter()
+        .filter(|c| c.2 > 0)
+        .take(SUMMARY_CLUSTERS)
+        .map(|(alias, states, _)| (alias.clone(), json!(states)))
+        .collect();
+    let mut summary = json!({
+        "by_state": by_state,
+        "clusters_with_vms": clusters_with_vms,
+        "by_cluster": shown,
+    });
+    if clusters_with_vms > SUMMARY_CLUSTERS {
+        summary["by_cluster_note"] = json!(format!(
+            "the {SUMMARY_CLUSTERS} clusters with most VMs; pass cluster for another"
+        ));
+    }
+    let mut head = Map::new();
+    head.insert("summary".into(), summary);
+    let (keys, rows) = keyed.into_iter().unzip();
+    Ok(Listing {
+        rows,
+        keys: Some(keys),
+        head,
+        tail: completeness(&answers),
+    })
 }
 
 /// Finds the cluster owning `vm` (a uuid, an exact name, or `alias/vm-name`) and the `vm`
@@ -200,7 +168,7 @@ pub(crate) async fn resolve_vm(hub: &Hub, vm: &str) -> Result<(String, String), 
             vm,
             |alias| hub.registry().contains(alias),
             || async {
-                let _ = vm_search(hub, &JsonObject::new()).await;
+                let _ = collect_vms(hub, &JsonObject::new()).await;
             },
         )
         .await

@@ -24,7 +24,7 @@ use crate::fast_path::HubFastPath;
 use crate::hub::{Hub, JoinRefusal};
 use crate::mcp::HubServer;
 use crate::session_limit::{SessionLimit, limit_sessions};
-use crate::{dispatch, fleet};
+use crate::{dispatch, fleet, fleet_overview};
 use hyperfed_http::bearer::bearer;
 use hyperfed_http::mcp_fast_path::{FastPath, mcp_fast_path};
 use hyperfed_http::origin::{HostPolicy, check_host_and_origin, require_json_body};
@@ -133,7 +133,9 @@ async fn clusters(State(hub): State<Arc<Hub>>) -> Json<Value> {
 }
 
 async fn status(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, HubError> {
-    fleet::fleet_status(&hub).await.map(Json)
+    fleet_overview::fleet_status(&hub, &Default::default())
+        .await
+        .map(Json)
 }
 
 #[derive(Deserialize)]

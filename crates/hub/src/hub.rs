@@ -16,14 +16,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::RefusalLimiter;
 use crate::auth::HubKey;
-use crate::catalog::{self, Catalog};
+use crate::catalog::Catalog;
 use crate::cluster::{ClusterRecord, ClusterSummary, Health, redact_url};
 use crate::config::HubConfig;
 use crate::error::HubError;
 use crate::intern::Interner;
 use crate::link::{LinkConnector, LinkEvents, ListError, WorkerAddress};
 use crate::registry::{LiveCluster, LiveLink, Registry};
+use crate::snapshots::Snapshots;
 use crate::store::{Manifest, Store};
+use crate::tools_budget;
 use crate::validate;
 use crate::vm_index::VmIndex;
 use crate::worker_token::{WorkerTokenClaims, WorkerTokens, new_join_id};
@@ -72,6 +74,8 @@ pub(crate) struct Hub {
     list_changed: tokio::sync::broadcast::Sender<()>,
     nonces: DashMap<String, u64>,
     vm_index: VmIndex,
+    /// Fleet query results kept briefly for their next pages.
+    snapshots: Snapshots,
     fanout_permits: Semaphore,
     shutdown: CancellationToken,
     /// Cancelled first on shutdown: in-flight forwarded calls answer with an error.
@@ -146,6 +150,7 @@ impl Hub {
             list_changed: tokio::sync::broadcast::channel(16).0,
             nonces: DashMap::new(),
             vm_index: VmIndex::default(),
+            snapshots: Snapshots::default(),
             fanout_permits: Semaphore::new(fanout_concurrency),
             shutdown: CancellationToken::new(),
             calls_stopping: CancellationToken::new(),
@@ -215,6 +220,11 @@ impl Hub {
         &self.vm_index
     }
 
+    /// Fleet query results kept for paging.
+    pub(crate) fn snapshots(&self) -> &Snapshots {
+        &self.snapshots
+    }
+
     /// Slots for fan-out calls in flight (`fanout_concurrency`), shared by all fan-outs.
     pub(crate) fn fanout_permits(&self) -> &Semaphore {
         &self.fanout_permits
@@ -259,7 +269,7 @@ impl Hub {
                 // again and the next reader rebuilds.
                 let target = self.catalog_gen.load(Ordering::Acquire);
                 let views = self.registry.catalog_input();
-                let built = Arc::new(catalog::build(self.config.tools_mode, &views));
+                let built = Arc::new(tools_budget::build(self.config.tools_mode, &views));
                 match self.catalog.write() {
                     Ok(mut g) => *g = built,
                     Err(p) => *p.into_inner() = built,

@@ -15,9 +15,12 @@ pub mod audit;
 mod call_context;
 mod catalog;
 pub mod cluster;
+mod fleet_decl;
 mod intern;
 mod progress;
+mod snapshots;
 mod store;
+mod tools_budget;
 mod validate;
 mod vm_index;
 // The worker link (one trait, HTTP behind it), the registry and the hub.
@@ -28,6 +31,8 @@ mod registry;
 mod dispatch;
 mod fan_out;
 mod fleet;
+mod fleet_overview;
+mod fleet_page;
 mod forward;
 mod recovery;
 // Front ends.

@@ -20,6 +20,7 @@ use crate::dispatch;
 use crate::error::HubError;
 use crate::hub::Hub;
 use crate::link::HUB_SERVER_NAME;
+use crate::tools_budget;
 
 /// One MCP session's handler: a cheap handle on the shared hub.
 #[derive(Clone)]
@@ -45,14 +46,7 @@ impl ServerHandler for HubServer {
                 .build(),
         );
         info.server_info = Implementation::new(HUB_SERVER_NAME, env!("CARGO_PKG_VERSION"));
-        info.instructions = Some(
-            "HyperFed hub: many SCALE Computing HyperCore clusters behind one endpoint. \
-             Start with fleet_status; vm_search finds VMs across clusters. Cluster tools are \
-             named <cluster>__<tool>; VM actions (vm_start, vm_stop, ...) accept a VM uuid or \
-             <cluster>/<vm-name> and are routed to the owning cluster. Destructive actions \
-             answer with a confirm_token first: call again with it to proceed."
-                .into(),
-        );
+        info.instructions = Some(tools_budget::instructions(&self.hub.catalog().mode));
         info
     }
 

@@ -270,6 +270,19 @@ impl Registry {
         v
     }
 
+    /// Whether `alias`'s `tool` declares argument `arg` (workers before paging do not).
+    pub(crate) fn tool_takes(&self, alias: &str, tool: &str, arg: &str) -> bool {
+        self.clusters.get(alias).is_some_and(|e| {
+            e.tools.iter().any(|t| {
+                t.name == tool
+                    && t.input_schema
+                        .get("properties")
+                        .and_then(|p| p.get(arg))
+                        .is_some()
+            })
+        })
+    }
+
     /// Summaries of every registered cluster, sorted by alias.
     pub(crate) fn summaries(&self) -> Vec<ClusterSummary> {
         let mut v: Vec<ClusterSummary> = self.clusters.iter().map(|e| e.summary()).collect();

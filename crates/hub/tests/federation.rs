@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 
 fn config() -> HubConfig {
     let mut c = HubConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(SECRET));
+    // These tests read the namespaced names.
+    c.tools_mode = ToolsMode::Namespaced;
     // Short, but with room for a loaded CI machine: down after ~750 ms of silence.
     c.heartbeat_interval = Duration::from_millis(250);
     c.fanout_timeout = Duration::from_secs(2);

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
-use hyperfed_hub::HubConfig;
+use hyperfed_hub::{HubConfig, ToolsMode};
 use hyperfed_protocol::{CallClaims, Secret};
 use rmcp::ServiceExt as _;
 use rmcp::model::CallToolRequestParams;
@@ -45,6 +45,8 @@ async fn probe() {
         .unwrap_or(100);
     let rss0 = rss_mib();
     let mut cfg = HubConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(SECRET));
+    // These tests read the namespaced names.
+    cfg.tools_mode = ToolsMode::Namespaced;
     cfg.heartbeat_interval = Duration::from_secs(2);
     let hub = hyperfed_hub::start(cfg).await.unwrap();
     let t = Instant::now();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{SECRET, call, client, eventually};
 use hypercore_sim::Archetype;
-use hyperfed_hub::{Health, HubConfig};
+use hyperfed_hub::{Health, HubConfig, ToolsMode};
 use hyperfed_protocol::{CallClaims, Secret};
 use hyperfed_worker::{JoinConfig, WorkerConfig, WorkerHandle};
 use rmcp::ServiceExt as _;
@@ -52,6 +52,8 @@ fn vm_states(truths: &[Value]) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_workers_union_truth_totals_and_routed_actions() {
     let mut cfg = HubConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(SECRET));
+    // These tests read the namespaced names.
+    cfg.tools_mode = ToolsMode::Namespaced;
     cfg.heartbeat_interval = Duration::from_millis(200);
     cfg.fanout_timeout = Duration::from_secs(5);
     let hub = hyperfed_hub::start(cfg).await.unwrap();
@@ -137,6 +139,13 @@ async fn real_workers_union_truth_totals_and_routed_actions() {
         .sum();
     assert_eq!(totals["storage"]["used_bytes"].as_u64().unwrap(), used);
     let (found, _) = call(&hub_client, "vm_search", json!({"state": "RUNNING"})).await;
+    assert_eq!(found["total"].as_u64().unwrap(), running);
+    let (found, _) = call(
+        &hub_client,
+        "vm_search",
+        json!({"state": "RUNNING", "limit": 1000}),
+    )
+    .await;
     assert_eq!(found["count"].as_u64().unwrap(), running);
 
     // A routed action by uuid starts exactly one (startable) VM, wherever it lives.

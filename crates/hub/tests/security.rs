@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
-use hyperfed_hub::{ClientClaims, HubConfig, HubKey, Scope, TlsFiles, issue_token};
+use hyperfed_hub::{ClientClaims, HubConfig, HubKey, Scope, TlsFiles, ToolsMode, issue_token};
 use hyperfed_protocol::{JoinRequest, Secret};
 use rmcp::ServiceExt;
 use rmcp::transport::StreamableHttpClientTransport;
@@ -20,6 +20,8 @@ const STATIC: &str = "static-client-token-0123456789";
 
 fn config() -> HubConfig {
     let mut c = HubConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(SECRET));
+    // These tests read the namespaced names.
+    c.tools_mode = ToolsMode::Namespaced;
     c.heartbeat_interval = Duration::from_millis(250);
     c.fanout_timeout = Duration::from_secs(2);
     c.call_timeout = Duration::from_secs(5);

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
-use hyperfed_hub::{HubConfig, HubHandle};
+use hyperfed_hub::{HubConfig, HubHandle, ToolsMode};
 use hyperfed_protocol::Secret;
 use serde_json::{Value, json};
 
@@ -18,6 +18,8 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
 fn config(heartbeat: Duration) -> HubConfig {
     let mut c = HubConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(SECRET));
+    // These tests read the namespaced names.
+    c.tools_mode = ToolsMode::Namespaced;
     c.heartbeat_interval = heartbeat;
     c.call_timeout = CALL_TIMEOUT;
     c

@@ -1,8 +1,10 @@
 //! Types shared by the HyperFed hub and its workers: redacted secrets, cluster aliases,
-//! the join proof, the JWTs exchanged after a join, duration parsing and tool-name rules.
+//! the join proof, the JWTs exchanged after a join, duration parsing, tool-name rules and
+//! the result budget.
 //! Nothing here does I/O, so both sides and the tests agree on one definition.
 
 pub mod alias;
+pub mod budget;
 pub mod duration;
 pub mod join;
 pub mod names;

@@ -27,8 +27,9 @@ pub struct DemoArgs {
     /// Bearer token for clients; a random one is made (and printed) when absent.
     #[arg(long, env = "HYPERFED_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Tool export mode: namespaced, compact or both.
-    #[arg(long, default_value = "namespaced")]
+    /// Tool export mode: auto (namespaced within 128 tools and 64 KiB, else compact),
+    /// namespaced, compact or both.
+    #[arg(long, default_value = "auto")]
     pub tools: String,
     /// Data directory for the hub's registry and audit log (temporary when absent).
     #[arg(long)]

@@ -30,7 +30,8 @@ pub struct HubArgs {
     /// Directory of the hub database (registry and audit); temporary if omitted.
     #[arg(long = "data", value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// How worker tools are exported: namespaced, compact or both [default: namespaced].
+    /// How worker tools are exported: auto (namespaced within 128 tools and 64 KiB, else
+    /// compact), namespaced, compact or both [default: auto].
     #[arg(long = "tools", value_name = "MODE")]
     pub tools: Option<ToolsMode>,
     /// Per-cluster deadline of fan-out reads, e.g. 500ms, 2s [default: 5s].
