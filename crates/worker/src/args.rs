@@ -98,6 +98,20 @@ fn check_value(
             list.join(", ")
         ));
     }
+    if let (Some(allowed), Some(items)) = (
+        prop.get("items")
+            .and_then(|i| i.get("enum"))
+            .and_then(Value::as_array),
+        value.as_array(),
+    ) && let Some(bad) = items.iter().find(|v| !allowed.contains(v))
+    {
+        let list: Vec<String> = allowed.iter().map(|v| v.to_string()).collect();
+        return Err(format!(
+            "{tool}: argument '{key}' has {}, expected items from {}",
+            shorten(bad),
+            list.join(", ")
+        ));
+    }
     if let (Some(min), Some(n)) = (prop.get("minimum").and_then(Value::as_f64), value.as_f64())
         && n < min
     {

@@ -79,7 +79,7 @@ impl ServerHandler for WorkerMcp {
             env!("CARGO_PKG_VERSION"),
         ))
         .with_instructions(format!(
-            "Tools for one SCALE Computing HyperCore cluster{}. Start with cluster_info or vm_list. Actions wait for their task by default. Destructive tools ({}) first return a preview and a confirm_token; repeat the same call with confirm_token to execute.",
+            "Tools for one SCALE Computing HyperCore cluster{}. Start with cluster_info or vm_list. `vm` is a VM uuid or exact name (an ambiguous name is refused with the candidates). Actions wait (bounded) for their task unless wait=false, and return task_tag, the task state and the VM; a failed task is an error result. Destructive tools ({}) first return a preview and a confirm_token; repeat the same call with confirm_token to execute. List tools return total, count and next_cursor and stay within 16 KiB by default: narrow with their filters, pass cursor for the next page, limit for more rows, fields for fewer columns. Reads may be up to 1 s old.",
             if id.name.is_empty() {
                 String::new()
             } else {

@@ -100,7 +100,7 @@ async fn catalog_and_resources_over_mcp() {
         _ => panic!("not text"),
     };
     let v: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["count"], truth["vms"].as_array().unwrap().len());
+    assert_eq!(v["total"], truth["vms"].as_array().unwrap().len());
     client.cancel().await.unwrap();
     worker.shutdown().await;
 }
@@ -141,7 +141,7 @@ async fn reads_match_the_simulators_truth() {
     assert_eq!(nodes["count"], totals["nodes"]);
 
     // The VM list equals the truth (uuid, name, state, node, tags).
-    let list = ok(&client, "vm_list", json!({})).await;
+    let list = ok(&client, "vm_list", json!({"limit": 1000})).await;
     let tv = truth["vms"].as_array().unwrap();
     assert_eq!(list["count"], tv.len());
     let rows = list["vms"].as_array().unwrap();
@@ -155,7 +155,7 @@ async fn reads_match_the_simulators_truth() {
     // Filters.
     let running = ok(&client, "vm_list", json!({"state": "RUNNING"})).await;
     assert_eq!(
-        running["count"],
+        running["total"],
         tv.iter().filter(|v| v["state"] == "RUNNING").count()
     );
     let first = &tv[0];
@@ -163,7 +163,7 @@ async fn reads_match_the_simulators_truth() {
     let part: String = name.chars().take(3).collect::<String>().to_uppercase();
     let by_name = ok(&client, "vm_list", json!({"name": part})).await;
     assert_eq!(
-        by_name["count"],
+        by_name["total"],
         tv.iter()
             .filter(|v| v["name"]
                 .as_str()
@@ -178,12 +178,12 @@ async fn reads_match_the_simulators_truth() {
     {
         let by_tag = ok(&client, "vm_list", json!({"tag": tag})).await;
         assert_eq!(
-            by_tag["count"],
+            by_tag["total"],
             tv.iter()
                 .filter(|v| v["tags"].as_array().unwrap().contains(&tag))
                 .count()
         );
-        assert!(by_tag["count"].as_u64().unwrap() > 0);
+        assert!(by_tag["total"].as_u64().unwrap() > 0);
     }
     let detailed = ok(&client, "vm_list", json!({"details": true})).await;
     assert!(detailed["vms"][0].get("disks").is_some());
@@ -201,28 +201,28 @@ async fn reads_match_the_simulators_truth() {
     assert_eq!(by_name["vm"]["uuid"], first["uuid"]);
 
     let stats = ok(&client, "vm_stats", json!({})).await;
-    assert!(stats["count"].as_u64().unwrap() > 0);
+    assert!(stats["total"].as_u64().unwrap() > 0);
     let one = ok(&client, "vm_stats", json!({"vm": first["uuid"]})).await;
-    assert_eq!(one["count"], 1);
+    assert_eq!(one["total"], 1);
     assert_eq!(one["stats"][0]["uuid"], first["uuid"]);
 
     let snaps = ok(&client, "snapshot_list", json!({})).await;
-    assert_eq!(snaps["count"], totals["snapshots"]);
+    assert_eq!(snaps["total"], totals["snapshots"]);
     if let Some(with_snaps) = tv
         .iter()
         .find(|v| !v["snapshots"].as_array().unwrap().is_empty())
     {
         let per_vm = ok(&client, "snapshot_list", json!({"vm": with_snaps["uuid"]})).await;
         assert_eq!(
-            per_vm["count"],
+            per_vm["total"],
             with_snaps["snapshots"].as_array().unwrap().len()
         );
     }
 
     let conds = ok(&client, "condition_list", json!({})).await;
-    assert_eq!(conds["count"], totals["conditions_raised"]);
+    assert_eq!(conds["total"], totals["conditions_raised"]);
     let all = ok(&client, "condition_list", json!({"all": true})).await;
-    assert_eq!(all["count"], truth["conditions"].as_array().unwrap().len());
+    assert_eq!(all["total"], truth["conditions"].as_array().unwrap().len());
     let serious = ok(&client, "condition_list", json!({"severity": "ERROR"})).await;
     let expected_serious = truth["conditions"]
         .as_array()
@@ -234,7 +234,7 @@ async fn reads_match_the_simulators_truth() {
                     .contains(&c["severity"].as_str().unwrap())
         })
         .count();
-    assert_eq!(serious["count"], expected_serious);
+    assert_eq!(serious["total"], expected_serious);
 
     let drives = ok(&client, "drive_list", json!({})).await;
     let drive_total: u64 = truth["nodes"]
@@ -243,7 +243,7 @@ async fn reads_match_the_simulators_truth() {
         .iter()
         .map(|n| n["drives"].as_u64().unwrap())
         .sum();
-    assert_eq!(drives["count"], drive_total);
+    assert_eq!(drives["total"], drive_total);
     let bad: u64 = truth["nodes"]
         .as_array()
         .unwrap()
@@ -251,21 +251,21 @@ async fn reads_match_the_simulators_truth() {
         .map(|n| n["unhealthy_drives"].as_u64().unwrap())
         .sum();
     let unhealthy = ok(&client, "drive_list", json!({"unhealthy": true})).await;
-    assert_eq!(unhealthy["count"], bad);
+    assert_eq!(unhealthy["total"], bad);
 
     let vd = ok(&client, "virtual_disk_list", json!({})).await;
-    assert_eq!(vd["count"], totals["virtual_disks"]);
+    assert_eq!(vd["total"], totals["virtual_disks"]);
     let isos = ok(&client, "iso_list", json!({})).await;
-    assert_eq!(isos["count"], totals["isos"]);
+    assert_eq!(isos["total"], totals["isos"]);
     let users = ok(&client, "user_list", json!({})).await;
-    assert_eq!(users["count"], totals["users"]);
+    assert_eq!(users["total"], totals["users"]);
     assert!(!users.to_string().to_lowercase().contains("password"));
 
     let nics = ok(&client, "network_device_list", json!({"vm": first["uuid"]})).await;
-    assert_eq!(nics["count"], first["net_devs"].as_array().unwrap().len());
+    assert_eq!(nics["total"], first["net_devs"].as_array().unwrap().len());
     let disks = ok(&client, "block_device_list", json!({"vm": first["uuid"]})).await;
     assert_eq!(
-        disks["count"],
+        disks["total"],
         first["block_devs"].as_array().unwrap().len()
     );
     let all_disks = ok(&client, "block_device_list", json!({})).await;
@@ -273,13 +273,13 @@ async fn reads_match_the_simulators_truth() {
         .iter()
         .map(|v| v["block_devs"].as_array().unwrap().len())
         .sum();
-    assert_eq!(all_disks["count"], disk_total);
+    assert_eq!(all_disks["total"], disk_total);
     let all_nics = ok(&client, "network_device_list", json!({})).await;
     let nic_total: usize = tv
         .iter()
         .map(|v| v["net_devs"].as_array().unwrap().len())
         .sum();
-    assert_eq!(all_nics["count"], nic_total);
+    assert_eq!(all_nics["total"], nic_total);
 
     let ping = ok(&client, "ping", json!({})).await;
     assert_eq!(ping["cluster_reachable"], true);

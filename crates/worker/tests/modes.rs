@@ -87,7 +87,7 @@ async fn stdio_mode_lists_and_calls_tools() {
     assert!(tools.len() >= 20);
     let list = ok(&client, "vm_list", json!({})).await;
     let truth = hypercore_sim::generate(hypercore_sim::Archetype::Datacenter, 7).truth();
-    assert_eq!(list["count"], truth["vms"].as_array().unwrap().len());
+    assert_eq!(list["total"], truth["vms"].as_array().unwrap().len());
     let info = ok(&client, "cluster_info", json!({})).await;
     assert_eq!(info["cluster"]["uuid"], truth["cluster"]["uuid"]);
     client.cancel().await.unwrap();
@@ -393,7 +393,7 @@ async fn startup_refusals_are_specific() {
     assert!(w.sim().is_none());
     let client = mcp(&w, TOKEN).await;
     let list = ok(&client, "vm_list", json!({})).await;
-    assert_eq!(list["count"], sim.truth()["vms"].as_array().unwrap().len());
+    assert_eq!(list["total"], sim.truth()["vms"].as_array().unwrap().len());
     client.cancel().await.unwrap();
     w.shutdown().await;
     sim.shutdown().await;

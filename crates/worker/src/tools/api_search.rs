@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::schema::{input, list_output, read_tool};
+use super::schema::{input, output, read_tool};
 use super::{ToolCall, ToolResult, ToolSpec};
 
 /// `api_search`.
@@ -13,14 +13,17 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "api_search",
             "Search the HyperCore API",
-            "Keyword search over the cluster's own OpenAPI document. Returns matching endpoints (method, path, summary), best first. Use it to discover an endpoint before calling api_request when no dedicated tool fits.",
+            "Finds HyperCore API endpoints by keyword (method, path, summary), for api_request when no tool fits.",
             input(
                 json!({"query": {"type": "string", "minLength": 1, "description": "Keywords, e.g. \"snapshot schedule\"."}, "limit": {"type": "integer", "minimum": 1, "maximum": 50, "description": "At most this many results (default 10)."}}),
                 &["query"],
             ),
-            list_output(
-                "results",
-                json!({"type": "object", "properties": {"method": {"type": "string"}, "path": {"type": "string"}, "summary": {"type": "string"}}}),
+            output(
+                json!({
+                    "count": {"type": "integer"},
+                    "results": {"type": "array", "items": {"type": "object", "properties": {"method": {"type": "string"}, "path": {"type": "string"}, "summary": {"type": "string"}}}},
+                }),
+                &["count", "results"],
             ),
         )
     },

@@ -3,9 +3,24 @@
 use hypercore::model::VirDomainBlockDevice;
 use serde_json::{Value, json};
 
+use super::page::{list_output, page, paged_input};
 use super::rows::block_row;
-use super::schema::{input, list_output, read_tool, vm_arg};
+use super::schema::{read_tool, vm_arg};
 use super::{ToolCall, ToolResult, ToolSpec};
+
+/// Columns `fields` may select.
+const COLUMNS: &[&str] = &[
+    "uuid",
+    "vm_uuid",
+    "type",
+    "name",
+    "capacity_bytes",
+    "allocation_bytes",
+    "cache_mode",
+    "slot",
+    "path",
+    "read_only",
+];
 
 /// `block_device_list`.
 pub(super) const SPEC: ToolSpec = ToolSpec {
@@ -14,8 +29,8 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "block_device_list",
             "List VM disks",
-            "Lists VM block devices (disks, CD-ROMs, NVRAM) with type, capacity, allocation, cache mode and slot. Give vm for one VM's disks.",
-            input(json!({"vm": vm_arg()}), &[]),
+            "Lists VM disks, CD-ROMs and NVRAM (type, capacity, allocation, cache, slot); vm for one VM's.",
+            paged_input(json!({"vm": vm_arg()}), COLUMNS),
             list_output("block_devices", json!({"type": "object"})),
         )
     },
@@ -46,5 +61,5 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
             .map(block_row)
             .collect(),
     };
-    Ok(json!({"count": rows.len(), "block_devices": rows}))
+    Ok(Value::Object(page(&call, "block_devices", rows, "vm")?))
 }

@@ -19,7 +19,7 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "cluster_info",
             "Cluster summary",
-            "Summarises the HyperCore cluster this worker wraps: name, uuid and icosVersion, node count (online/total), VM count (running/total), storage capacity and use, raised conditions by severity, and an overall health verdict (ok, warning, critical). Use it first to orient yourself or to answer 'how is the cluster doing'. Data may be up to 1 s old.",
+            "Start here: the cluster's identity and version, nodes online, VMs running, storage use, raised conditions by severity and a health verdict (ok, warning, critical).",
             input(json!({}), &[]),
             output(
                 json!({

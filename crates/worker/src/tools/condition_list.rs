@@ -1,11 +1,27 @@
 //! `condition_list`: health conditions (alerts), raised ones by default, most severe first.
 //! Also the `hypercore://conditions` resource.
 
+use std::collections::BTreeMap;
+
 use hypercore::model::{Condition, Severity};
 use serde_json::{Value, json};
 
-use super::schema::{input, list_output, read_tool};
+use super::page::{list_output, page, paged_input};
+use super::schema::read_tool;
 use super::{ToolCall, ToolResult, ToolSpec};
+
+/// Columns `fields` may select.
+const COLUMNS: &[&str] = &[
+    "name",
+    "description",
+    "severity",
+    "raised",
+    "is_ok",
+    "node_uuid",
+    "node_lan_ip",
+    "last_set_ms",
+    "tags",
+];
 
 /// `condition_list`.
 pub(super) const SPEC: ToolSpec = ToolSpec {
@@ -15,13 +31,13 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "condition_list",
             "List conditions (alerts)",
-            "Lists the cluster's health conditions (alerts). By default only raised ones; all=true includes cleared ones. Filter by minimum severity (e.g. WARNING returns WARNING and worse). Each has name, description, severity, raised, is_ok and the node it concerns.",
-            input(
+            "Lists health conditions (alerts), most severe first, with counts by severity: raised ones unless all=true; severity is a minimum (WARNING = WARNING and worse).",
+            paged_input(
                 json!({
                     "all": {"type": "boolean", "description": "Include conditions that are not raised. Default false."},
                     "severity": {"type": "string", "enum": severities, "description": "Minimum severity to include."}
                 }),
-                &[],
+                COLUMNS,
             ),
             list_output("conditions", json!({"type": "object"})),
         )
@@ -62,5 +78,12 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
             })
         })
         .collect();
-    Ok(json!({"count": rows.len(), "conditions": rows}))
+    let mut by_severity: BTreeMap<&str, u64> = BTreeMap::new();
+    for c in &raised {
+        *by_severity.entry(c.severity.as_str()).or_default() += 1;
+    }
+    let by_severity = json!(by_severity);
+    let mut out = page(&call, "conditions", rows, "severity")?;
+    out.insert("by_severity".into(), by_severity);
+    Ok(Value::Object(out))
 }

@@ -3,8 +3,25 @@
 use hypercore::model::Drive;
 use serde_json::{Value, json};
 
-use super::schema::{input, list_output, read_tool};
+use super::page::{list_output, page, paged_input};
+use super::schema::read_tool;
 use super::{ToolCall, ToolResult, ToolSpec};
+
+/// Columns `fields` may select.
+const COLUMNS: &[&str] = &[
+    "uuid",
+    "node_uuid",
+    "slot",
+    "serial_number",
+    "type",
+    "capacity_bytes",
+    "used_bytes",
+    "healthy",
+    "error_count",
+    "reallocated_sectors",
+    "temperature",
+    "disposition",
+];
 
 /// `drive_list`.
 pub(super) const SPEC: ToolSpec = ToolSpec {
@@ -13,10 +30,10 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "drive_list",
             "List physical drives",
-            "Lists the nodes' physical drives with slot, type, capacity, use, health, error counts and temperature. unhealthy=true returns only drives that report a problem. Use it when a condition mentions a disk.",
-            input(
+            "Lists physical drives (slot, capacity, health, errors, temperature); unhealthy=true for failing ones, e.g. when a condition mentions a disk.",
+            paged_input(
                 json!({"node": {"type": "string", "description": "Only drives of this node uuid."}, "unhealthy": {"type": "boolean", "description": "Only unhealthy drives. Default false."}}),
-                &[],
+                COLUMNS,
             ),
             list_output("drives", json!({"type": "object"})),
         )
@@ -54,5 +71,10 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
             })
         })
         .collect();
-    Ok(json!({"count": rows.len(), "drives": rows}))
+    Ok(Value::Object(page(
+        &call,
+        "drives",
+        rows,
+        "node or unhealthy",
+    )?))
 }

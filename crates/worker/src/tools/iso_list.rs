@@ -3,8 +3,19 @@
 use hypercore::model::Iso;
 use serde_json::{Value, json};
 
-use super::schema::{input, list_output, read_tool};
+use super::page::{list_output, page, paged_input};
+use super::schema::read_tool;
 use super::{ToolCall, ToolResult, ToolSpec};
+
+/// Columns `fields` may select.
+const COLUMNS: &[&str] = &[
+    "uuid",
+    "name",
+    "size_bytes",
+    "ready_for_insert",
+    "path",
+    "mounts",
+];
 
 /// `iso_list`.
 pub(super) const SPEC: ToolSpec = ToolSpec {
@@ -13,8 +24,8 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "iso_list",
             "List ISO images",
-            "Lists ISO images stored on the cluster with size, whether they are ready to insert, and which VMs have them mounted.",
-            input(json!({}), &[]),
+            "Lists ISO images (size, ready to insert, which VMs mount them).",
+            paged_input(json!({}), COLUMNS),
             list_output("isos", json!({"type": "object"})),
         )
     },
@@ -42,5 +53,5 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
             })
         })
         .collect();
-    Ok(json!({"count": rows.len(), "isos": rows}))
+    Ok(Value::Object(page(&call, "isos", rows, "")?))
 }

@@ -15,6 +15,7 @@ mod drive_list;
 mod iso_list;
 mod network_device_list;
 mod node_list;
+mod page;
 mod ping;
 mod resolve;
 mod rows;

@@ -3,9 +3,21 @@
 use hypercore::model::VirDomainNetDevice;
 use serde_json::{Value, json};
 
+use super::page::{list_output, page, paged_input};
 use super::rows::nic_row;
-use super::schema::{input, list_output, read_tool, vm_arg};
+use super::schema::{read_tool, vm_arg};
 use super::{ToolCall, ToolResult, ToolSpec};
+
+/// Columns `fields` may select.
+const COLUMNS: &[&str] = &[
+    "uuid",
+    "vm_uuid",
+    "type",
+    "mac_address",
+    "vlan",
+    "connected",
+    "ipv4_addresses",
+];
 
 /// `network_device_list`.
 pub(super) const SPEC: ToolSpec = ToolSpec {
@@ -14,8 +26,8 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "network_device_list",
             "List VM network interfaces",
-            "Lists VM network interfaces (NIC type, VLAN, MAC address, connected, guest-reported IPv4 addresses). Give vm for one VM's NICs.",
-            input(json!({"vm": vm_arg()}), &[]),
+            "Lists VM NICs (type, VLAN, MAC, connected, guest IPv4 addresses); vm for one VM's.",
+            paged_input(json!({"vm": vm_arg()}), COLUMNS),
             list_output("network_devices", json!({"type": "object"})),
         )
     },
@@ -46,5 +58,5 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
             .map(nic_row)
             .collect(),
     };
-    Ok(json!({"count": rows.len(), "network_devices": rows}))
+    Ok(Value::Object(page(&call, "network_devices", rows, "vm")?))
 }

@@ -4,8 +4,27 @@
 use hypercore::model::{Node, NodeNetworkStatus, VirDomain, VmState};
 use serde_json::{Value, json};
 
-use super::schema::{input, list_output, read_tool};
+use super::page::{list_output, page, paged_input};
+use super::schema::read_tool;
 use super::{ToolCall, ToolResult, ToolSpec};
+
+/// Columns `fields` may select.
+const COLUMNS: &[&str] = &[
+    "uuid",
+    "peer_id",
+    "lan_ip",
+    "backplane_ip",
+    "network_status",
+    "online",
+    "allow_running_vms",
+    "disposition",
+    "cpu_usage_percent",
+    "mem_bytes",
+    "mem_usage_percent",
+    "capacity_bytes",
+    "cpu_threads",
+    "running_vms",
+];
 
 /// `node_list`.
 pub(super) const SPEC: ToolSpec = ToolSpec {
@@ -14,8 +33,8 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "node_list",
             "List nodes",
-            "Lists the cluster's physical nodes with LAN IP, network status (ONLINE/OFFLINE), whether they accept VMs (maintenance mode), CPU and memory use, storage capacity and how many VMs run on each. Use it to pick a live-migration target or to find an unhealthy node.",
-            input(json!({}), &[]),
+            "Lists nodes (IP, online, maintenance, CPU and memory use, capacity, running VMs): to pick a migration target or find an unhealthy node.",
+            paged_input(json!({}), COLUMNS),
             list_output("nodes", json!({"type": "object"})),
         )
     },
@@ -52,5 +71,5 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
             })
         })
         .collect();
-    Ok(json!({"count": rows.len(), "nodes": rows}))
+    Ok(Value::Object(page(&call, "nodes", rows, "")?))
 }

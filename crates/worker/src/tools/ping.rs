@@ -15,7 +15,7 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "ping",
             "Ping the cluster",
-            "Checks that the worker can reach the cluster's REST API and measures the round trip. Returns status and latency_ms.",
+            "Checks the cluster's REST API is reachable; returns status and latency_ms.",
             input(json!({}), &[]),
             output(
                 json!({"status": {"type": "string"}, "cluster_reachable": {"type": "boolean"}, "latency_ms": {"type": "integer"}}),

@@ -1,6 +1,6 @@
 //! Building blocks of tool declarations: input and output schemas, the arguments several
-//! tools share (`vm`, `wait`, `confirm_token`), the common action result, and the two shapes
-//! of declaration (a read, an action).
+//! tools share (`vm`, `wait`, `confirm_token`, described briefly: the server instructions say
+//! the rest once), the common action result, and the two shapes of declaration.
 
 use rmcp::model::JsonObject;
 use serde_json::{Value, json};
@@ -40,49 +40,33 @@ pub(super) fn output(props: Value, required: &[&str]) -> JsonObject {
     schema
 }
 
-/// The output of a list tool: `count` and the rows under `key`.
-pub(super) fn list_output(key: &str, item: Value) -> JsonObject {
-    output(
-        json!({
-            "count": {"type": "integer", "description": "Number of items returned."},
-            key: {"type": "array", "items": item},
-        }),
-        &["count", key],
-    )
-}
-
 /// The `vm` argument: a uuid or an exact name.
 pub(super) fn vm_arg() -> Value {
-    json!({"type": "string", "minLength": 1, "description": "The VM's uuid, or its exact name (an ambiguous name is refused with the candidates)."})
+    json!({"type": "string", "minLength": 1, "description": "VM uuid or exact name."})
 }
 
 /// The `wait` argument of actions.
 pub(super) fn wait_arg() -> Value {
-    json!({"type": "boolean", "description": "Wait (bounded) for the task to finish before returning. Default true; false returns the task tag at once."})
+    json!({"type": "boolean", "description": "Wait for the task (default true)."})
 }
 
 /// The `confirm_token` argument of destructive tools.
 pub(super) fn confirm_arg() -> Value {
-    json!({"type": "string", "description": "Token from a previous call's preview. Omit it first: the call then changes nothing and returns a preview and a token; repeat the same call with the token to execute."})
+    json!({"type": "string", "description": "From the preview; omit it first."})
 }
 
-/// The result every action shares.
+/// The result every action shares (its meaning is said once, in the server instructions).
 fn action_output() -> JsonObject {
+    let text = json!({"type": "string"});
+    let flag = json!({"type": "boolean"});
+    let int = json!({"type": "integer"});
+    let obj = json!({"type": "object"});
     output(
         json!({
-            "task_tag": {"type": "string", "description": "HyperCore task tag (empty when the cluster finished synchronously)."},
-            "state": {"type": "string", "description": "Final task state (COMPLETE), or the current one when not waiting or when the wait bound passed (QUEUED, RUNNING). A failed task comes back as an error result."},
-            "vm": {"type": "object", "description": "The VM after the action: uuid, name, state."},
-            "waited_ms": {"type": "integer"},
-            "created_uuid": {"type": "string", "description": "New object's uuid (snapshot, clone)."},
-            "confirmation_required": {"type": "boolean", "description": "True when this was only a preview of a destructive action."},
-            "confirm_token": {"type": "string"},
-            "preview": {"type": "object", "description": "Cluster, target, current state and what the action will do."},
-            "action": {"type": "string", "description": "The HyperCore actionType sent (power actions)."},
-            "timed_out": {"type": "boolean", "description": "True when the wait bound passed before the task finished."},
-            "note": {"type": "string", "description": "A caveat, e.g. the VM did not reach the expected state."},
-            "message": {"type": "string"},
-            "expires_in_s": {"type": "integer", "description": "Lifetime of confirm_token."},
+            "task_tag": text, "state": text, "vm": obj, "waited_ms": int,
+            "created_uuid": text, "confirmation_required": flag, "confirm_token": text,
+            "preview": obj, "action": text, "timed_out": flag, "note": text,
+            "message": text, "expires_in_s": int,
         }),
         &[],
     )

@@ -13,7 +13,7 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         action_tool(
             "snapshot_create",
             "Create snapshot",
-            "Takes a disk snapshot of a VM (no RAM) with a label. Returns the task tag and the new snapshot's uuid (created_uuid).",
+            "Takes a labelled disk snapshot of a VM (no RAM); created_uuid is the snapshot.",
             input(
                 json!({"vm": vm_arg(), "label": {"type": "string", "minLength": 1, "description": "Snapshot label."}, "wait": wait_arg()}),
                 &["vm", "label"],

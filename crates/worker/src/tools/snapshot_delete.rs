@@ -15,7 +15,7 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         action_tool(
             "snapshot_delete",
             "Delete snapshot",
-            "Deletes a VM snapshot by uuid (see snapshot_list). Irreversible. Destructive: the first call returns a preview and confirm_token; repeat with confirm_token to execute.",
+            "Deletes a snapshot by uuid (from snapshot_list). Irreversible; needs confirm_token.",
             input(
                 json!({"snapshot": {"type": "string", "minLength": 1, "description": "Snapshot uuid."}, "wait": wait_arg(), "confirm_token": confirm_arg()}),
                 &["snapshot"],

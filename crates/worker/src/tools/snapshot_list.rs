@@ -5,8 +5,20 @@ use std::collections::HashMap;
 use hypercore::model::{VirDomain, VirDomainSnapshot};
 use serde_json::{Value, json};
 
-use super::schema::{input, list_output, read_tool, vm_arg};
+use super::page::{list_output, page, paged_input};
+use super::schema::{read_tool, vm_arg};
 use super::{ToolCall, ToolResult, ToolSpec};
+
+/// Columns `fields` may select.
+const COLUMNS: &[&str] = &[
+    "uuid",
+    "vm_uuid",
+    "vm_name",
+    "label",
+    "type",
+    "state",
+    "timestamp",
+];
 
 /// `snapshot_list`.
 pub(super) const SPEC: ToolSpec = ToolSpec {
@@ -15,8 +27,8 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "snapshot_list",
             "List snapshots",
-            "Lists VM snapshots (uuid, VM uuid and name, label, type USER/AUTOMATED/SUPPORT, state, timestamp), newest first. Give vm to see one VM's snapshots, or omit it for all. Use a snapshot uuid with vm_clone or snapshot_delete.",
-            input(json!({"vm": vm_arg()}), &[]),
+            "Lists snapshots newest first (label, type, VM, time); vm for one VM's. Their uuids go to vm_clone or snapshot_delete.",
+            paged_input(json!({"vm": vm_arg()}), COLUMNS),
             list_output("snapshots", json!({"type": "object"})),
         )
     },
@@ -63,5 +75,5 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
             })
         })
         .collect();
-    Ok(json!({"count": rows.len(), "snapshots": rows}))
+    Ok(Value::Object(page(&call, "snapshots", rows, "vm")?))
 }

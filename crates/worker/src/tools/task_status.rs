@@ -14,7 +14,7 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "task_status",
             "Task status",
-            "Reports a HyperCore task by its tag (as returned by an action called with wait=false): state (QUEUED, RUNNING, COMPLETE, ERROR), progress percent, description and error message.",
+            "Reports a task by tag (from an action with wait=false): state, progress percent, error.",
             input(
                 json!({"task_tag": {"type": "string", "minLength": 1, "description": "The task tag, e.g. \"1234\"."}}),
                 &["task_tag"],

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use hypercore::model::{Role, User};
 use serde_json::{Value, json};
 
-use super::schema::{input, list_output, read_tool};
+use super::page::{list_output, page, paged_input};
+use super::schema::read_tool;
 use super::{ToolCall, ToolResult, ToolSpec};
 
 /// `user_list`.
@@ -15,8 +16,8 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "user_list",
             "List users",
-            "Lists the cluster's user accounts (username, full name, role names, session limit). Passwords are never returned.",
-            input(json!({}), &[]),
+            "Lists user accounts (username, full name, roles, session limit); never passwords.",
+            paged_input(json!({}), &[]),
             list_output("users", json!({"type": "object"})),
         )
     },
@@ -50,5 +51,5 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
             })
         })
         .collect();
-    Ok(json!({"count": rows.len(), "users": rows}))
+    Ok(Value::Object(page(&call, "users", rows, "")?))
 }

@@ -3,7 +3,8 @@
 use hypercore::model::VirtualDisk;
 use serde_json::{Value, json};
 
-use super::schema::{input, list_output, read_tool};
+use super::page::{list_output, page, paged_input};
+use super::schema::read_tool;
 use super::{ToolCall, ToolResult, ToolSpec};
 
 /// `virtual_disk_list`.
@@ -13,8 +14,8 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "virtual_disk_list",
             "List uploaded virtual disks",
-            "Lists virtual disk images uploaded to the cluster but not attached to a VM (name, capacity, allocation).",
-            input(json!({}), &[]),
+            "Lists uploaded virtual disk images not attached to a VM (name, capacity, allocation).",
+            paged_input(json!({}), &[]),
             list_output("virtual_disks", json!({"type": "object"})),
         )
     },
@@ -39,5 +40,5 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
             })
         })
         .collect();
-    Ok(json!({"count": rows.len(), "virtual_disks": rows}))
+    Ok(Value::Object(page(&call, "virtual_disks", rows, "")?))
 }

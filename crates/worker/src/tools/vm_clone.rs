@@ -15,7 +15,7 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         action_tool(
             "vm_clone",
             "Clone VM",
-            "Creates a new VM (SHUTOFF) as a copy of a VM, from a fresh snapshot or from a given snapshot uuid. Also the way to start a replication target. Returns the task tag and the clone's uuid (created_uuid).",
+            "Copies a VM (from a fresh snapshot or a given one) into a new SHUTOFF VM; also how to run a replication target. created_uuid is the clone.",
             input(
                 json!({"vm": vm_arg(), "name": {"type": "string", "minLength": 1, "description": "Name of the new VM."}, "snapshot": {"type": "string", "description": "Clone from this snapshot uuid instead of a fresh one."}, "wait": wait_arg()}),
                 &["vm", "name"],

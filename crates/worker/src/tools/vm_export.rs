@@ -16,7 +16,7 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         action_tool(
             "vm_export",
             "Export VM to SMB",
-            "Exports a VM's disks and definition to an SMB share, e.g. smb://DOMAIN;user:password@server/share/folder. The password is never echoed back or logged. Returns the task tag and final state; an unreachable share shows up as task state ERROR.",
+            "Exports a VM to an SMB share (smb://DOMAIN;user:password@server/share/folder); the password is never echoed.",
             input(
                 json!({"vm": vm_arg(), "uri": {"type": "string", "minLength": 1, "description": "Target smb:// URI (the last path element is created as a folder)."}, "snapshot": {"type": "string", "description": "Export this snapshot uuid instead of the current disks."}, "wait": wait_arg()}),
                 &["vm", "uri"],

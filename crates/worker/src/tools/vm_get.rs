@@ -14,7 +14,7 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "vm_get",
             "VM details",
-            "Returns one VM's full record by uuid or exact name: state, node, vCPUs, memory, tags, disks (type, capacity, allocation), NICs (type, VLAN, MAC, IPs), snapshot uuids, replication-target flag, machine type, guest agent state. An ambiguous name is an error listing the candidates.",
+            "One VM's full record: state, node, CPU, memory, tags, disks, NICs and IPs, snapshots, replication, guest agent.",
             input(json!({"vm": vm_arg()}), &["vm"]),
             output(json!({"vm": {"type": "object"}}), &["vm"]),
         )

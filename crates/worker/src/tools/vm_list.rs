@@ -1,12 +1,33 @@
 //! `vm_list`: VMs as compact rows, filtered by power state, name substring or tag. Also
 //! `GET /v1/vms` and the `hypercore://vms` resource.
 
+use std::collections::BTreeMap;
+
 use hypercore::model::{VirDomain, VmState};
 use serde_json::{Value, json};
 
+use super::page::{list_output, page, paged_input};
 use super::rows::vm_row;
-use super::schema::{input, list_output, read_tool};
+use super::schema::read_tool;
 use super::{ToolCall, ToolResult, ToolSpec};
+
+/// Columns of a VM row (`details` adds the last seven).
+const VM_COLUMNS: &[&str] = &[
+    "uuid",
+    "name",
+    "state",
+    "node_uuid",
+    "tags",
+    "vcpus",
+    "mem_bytes",
+    "description",
+    "operating_system",
+    "machine_type",
+    "disks",
+    "nics",
+    "snapshots",
+    "replication_target",
+];
 
 /// `vm_list`.
 pub(super) const SPEC: ToolSpec = ToolSpec {
@@ -16,20 +37,20 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
             "uuid": {"type": "string"}, "name": {"type": "string"}, "state": {"type": "string"},
             "node_uuid": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
             "vcpus": {"type": "integer"}, "mem_bytes": {"type": "integer"}
-        }, "required": ["uuid", "name", "state", "node_uuid", "tags"]});
+        }});
         let states: Vec<&str> = VmState::ALL.iter().map(VmState::as_str).collect();
         read_tool(
             "vm_list",
             "List VMs",
-            "Lists virtual machines, optionally filtered by power state (e.g. RUNNING, SHUTOFF), a case-insensitive name substring, or a tag. Returns compact rows (uuid, name, state, node_uuid, tags, vcpus, mem_bytes); set details=true for description, OS, disks, NICs and snapshot counts. Use vm_get for one VM's full record. Data may be up to 1 s old.",
-            input(
+            "Lists VMs with counts by state; filter by state, name substring or tag. details=true adds OS, disk, NIC and snapshot counts; vm_get gives one VM's full record.",
+            paged_input(
                 json!({
-                    "state": {"type": "string", "enum": states, "description": "Only VMs in this state."},
-                    "name": {"type": "string", "description": "Case-insensitive substring of the VM name."},
-                    "tag": {"type": "string", "description": "Only VMs carrying this tag (exact, case-insensitive)."},
-                    "details": {"type": "boolean", "description": "Include description, OS, disks, NICs, snapshot count. Default false."}
+                    "state": {"type": "string", "enum": states},
+                    "name": {"type": "string", "description": "Name substring (any case)."},
+                    "tag": {"type": "string", "description": "Exact tag (any case)."},
+                    "details": {"type": "boolean", "description": "More columns."}
                 }),
-                &[],
+                VM_COLUMNS,
             ),
             list_output("vms", vm_row),
         )
@@ -61,5 +82,13 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
         })
         .map(|vm| vm_row(vm, details))
         .collect();
-    Ok(json!({"count": rows.len(), "vms": rows}))
+    let mut by_state: BTreeMap<&str, u64> = BTreeMap::new();
+    for row in &rows {
+        let state = row.get("state").and_then(Value::as_str).unwrap_or("");
+        *by_state.entry(state).or_default() += 1;
+    }
+    let by_state = json!(by_state);
+    let mut out = page(&call, "vms", rows, "state, name or tag")?;
+    out.insert("by_state".into(), by_state);
+    Ok(Value::Object(out))
 }

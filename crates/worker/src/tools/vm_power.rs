@@ -21,7 +21,7 @@ pub(super) const VM_START: ToolSpec = ToolSpec {
         power_tool(
             "vm_start",
             "Start VM",
-            "Powers on a VM that is SHUTOFF, CRASHED or PAUSED (resumes a paused VM). Refused with an explanation when the VM already runs or is a replication target (clone it first). Returns the task tag, final task state and the VM's state; waits for completion unless wait=false.",
+            "Powers on a SHUTOFF, CRASHED or PAUSED VM (resumes a paused one); a replication target must be cloned first.",
             false,
             true,
         )
@@ -36,7 +36,7 @@ pub(super) const VM_SHUTDOWN: ToolSpec = ToolSpec {
         power_tool(
             "vm_shutdown",
             "Shut down VM (ACPI)",
-            "Asks the guest OS to shut down cleanly (ACPI). Only for RUNNING VMs. The guest may ignore it; then use vm_stop. Waits (bounded) until the VM is SHUTOFF unless wait=false.",
+            "Asks a RUNNING VM's guest to shut down cleanly (ACPI); if the guest ignores it, vm_stop.",
             false,
             true,
         )
@@ -51,7 +51,7 @@ pub(super) const VM_STOP: ToolSpec = ToolSpec {
         power_tool(
             "vm_stop",
             "Power off VM (hard)",
-            "Cuts power to a RUNNING, PAUSED or shutting-down VM immediately, like pulling the plug: unsaved guest data may be lost. Destructive: the first call returns a preview and confirm_token; repeat with confirm_token to execute.",
+            "Cuts a VM's power at once, like pulling the plug: unsaved guest data may be lost. Needs confirm_token.",
             true,
             true,
         )
@@ -66,7 +66,7 @@ pub(super) const VM_REBOOT: ToolSpec = ToolSpec {
         power_tool(
             "vm_reboot",
             "Reboot VM (ACPI)",
-            "Asks the guest OS of a RUNNING VM to reboot cleanly (ACPI). Returns the task tag and state.",
+            "Asks a RUNNING VM's guest to reboot cleanly (ACPI).",
             false,
             false,
         )
@@ -81,7 +81,7 @@ pub(super) const VM_RESET: ToolSpec = ToolSpec {
         power_tool(
             "vm_reset",
             "Reset VM (hard)",
-            "Hard-resets a RUNNING VM, like pressing the reset button: unsaved guest data may be lost. Refused for a SHUTOFF VM. Destructive: needs confirm_token from a preview call.",
+            "Hard-resets a RUNNING VM like the reset button: unsaved guest data may be lost. Needs confirm_token.",
             true,
             false,
         )
@@ -96,7 +96,7 @@ pub(super) const VM_MIGRATE: ToolSpec = ToolSpec {
         action_tool(
             "vm_migrate",
             "Live-migrate VM",
-            "Moves a RUNNING VM to another node without downtime. node is the target node's uuid (see node_list); refused when it is the VM's current node, unknown, offline or not accepting VMs. Returns the task tag and the VM's node afterwards.",
+            "Live-migrates a RUNNING VM to another node (a uuid from node_list that is online and accepts VMs).",
             input(
                 json!({"vm": vm_arg(), "node": {"type": "string", "minLength": 1, "description": "Target node uuid."}, "wait": wait_arg()}),
                 &["vm", "node"],
@@ -115,7 +115,7 @@ pub(super) const VM_PAUSE: ToolSpec = ToolSpec {
         power_tool(
             "vm_pause",
             "Pause VM",
-            "Freezes a RUNNING VM in memory (no CPU time); resume it with vm_start. Refused when the VM is not running.",
+            "Freezes a RUNNING VM in memory (no CPU time); vm_start resumes it.",
             false,
             true,
         )
@@ -130,7 +130,7 @@ pub(super) const VM_NMI: ToolSpec = ToolSpec {
         power_tool(
             "vm_nmi",
             "Send NMI to VM",
-            "Sends a non-maskable interrupt to a RUNNING VM's guest (typically triggers a crash dump for diagnostics). Destructive: needs confirm_token from a preview call.",
+            "Sends a non-maskable interrupt to a RUNNING VM (usually a crash dump for diagnostics). Needs confirm_token.",
             true,
             false,
         )

@@ -6,8 +6,19 @@ use std::collections::HashMap;
 use hypercore::model::{VirDomain, VirDomainStats};
 use serde_json::{Value, json};
 
-use super::schema::{input, list_output, read_tool, vm_arg};
+use super::page::{list_output, page, paged_input};
+use super::schema::{read_tool, vm_arg};
 use super::{ToolCall, ToolResult, ToolSpec};
+
+/// Columns `fields` may select.
+const COLUMNS: &[&str] = &[
+    "uuid",
+    "name",
+    "cpu_usage_percent",
+    "rx_bit_rate",
+    "tx_bit_rate",
+    "disks",
+];
 
 /// `vm_stats`.
 pub(super) const SPEC: ToolSpec = ToolSpec {
@@ -16,11 +27,8 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "vm_stats",
             "VM performance",
-            "Returns live performance figures: CPU use (percent), network receive/transmit bit rates, and per-disk IOPS, throughput (KiB/s) and latency. Give vm for one VM, or omit it for every VM (sorted by CPU use, busiest first).",
-            input(
-                json!({"vm": vm_arg(), "limit": {"type": "integer", "minimum": 1, "description": "At most this many rows when listing all VMs (default 50)."}}),
-                &[],
-            ),
+            "Live CPU, network and per-disk I/O figures, busiest VMs first; vm for one VM.",
+            paged_input(json!({"vm": vm_arg()}), COLUMNS),
             list_output("stats", json!({"type": "object"})),
         )
     },
@@ -53,10 +61,8 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
     };
     let mut stats: Vec<&VirDomainStats> = all.iter().collect();
     stats.sort_by(|x, y| y.cpu_usage.total_cmp(&x.cpu_usage));
-    let limit = call.count_arg("limit", 50);
     let rows: Vec<Value> = stats
         .iter()
-        .take(limit)
         .map(|st| {
             let disks: Vec<Value> = st
                 .vsd_stats
@@ -84,5 +90,5 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
             })
         })
         .collect();
-    Ok(json!({"count": rows.len(), "stats": rows}))
+    Ok(Value::Object(page(&call, "stats", rows, "vm")?))
 }
