@@ -294,12 +294,19 @@ async fn reads_match_the_simulators_truth() {
             .contains("snapshot")
     );
 
-    let raw = ok(&client, "api_request", json!({"path": "/Node"})).await;
+    let raw = ok(
+        &client,
+        "api_request",
+        json!({"path": "/Node", "limit": 1000}),
+    )
+    .await;
     assert_eq!(raw["status"], 200);
     assert_eq!(
         raw["body"].as_array().unwrap().len() as u64,
         totals["nodes"].as_u64().unwrap()
     );
+    let paged = ok(&client, "api_request", json!({"path": "/Node"})).await;
+    assert_eq!(paged["total"], totals["nodes"]);
     let refused = err(
         &client,
         "api_request",

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::page::{page, paged_input};
 use super::schema::{confirm_arg, input, output};
 use super::{ToolCall, ToolResult, ToolSpec};
 use crate::catalog::ToolDef;
@@ -16,6 +17,9 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
 };
 
 fn declare(allow_raw_writes: bool) -> ToolDef {
+    let paging = paged_input(json!({}), &[])
+        .remove("properties")
+        .unwrap_or_default();
     let raw_props = if allow_raw_writes {
         json!({
             "method": {"type": "string", "enum": ["GET", "POST", "PATCH", "PUT", "DELETE"], "description": "HTTP method (default GET)."},
@@ -29,6 +33,16 @@ fn declare(allow_raw_writes: bool) -> ToolDef {
             "path": {"type": "string", "minLength": 1, "description": "Path under /rest/v1, e.g. /VirDomainSnapshotSchedule."},
         })
     };
+    // A GET of a collection answers a list: paged like every list tool.
+    let mut raw_props = raw_props;
+    if let Value::Object(props) = &mut raw_props {
+        props.insert("limit".into(), paging["limit"].clone());
+        props.insert("cursor".into(), paging["cursor"].clone());
+        props.insert(
+            "fields".into(),
+            json!({"type": "array", "items": {"type": "string"}, "description": "Only these keys of each record."}),
+        );
+    }
     ToolDef {
         name: "api_request",
         title: "Raw HyperCore API request",
@@ -40,7 +54,7 @@ fn declare(allow_raw_writes: bool) -> ToolDef {
         .to_owned(),
         input: input(raw_props, &["path"]),
         output: output(
-            json!({"status": {"type": "integer"}, "method": {"type": "string"}, "path": {"type": "string"}, "body": {}, "confirmation_required": {"type": "boolean"}, "confirm_token": {"type": "string"}, "preview": {"type": "object"}}),
+            json!({"status": {"type": "integer"}, "method": {"type": "string"}, "path": {"type": "string"}, "body": {}, "total": {"type": "integer"}, "count": {"type": "integer"}, "next_cursor": {"type": ["string", "null"]}, "confirmation_required": {"type": "boolean"}, "confirm_token": {"type": "string"}, "preview": {"type": "object"}}),
             &[],
         ),
         read_only: !allow_raw_writes,
@@ -115,10 +129,18 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
         let tag = resp.get("taskTag").and_then(Value::as_str).unwrap_or("");
         call.state.release_when_done(tag, guard);
     }
+    let body = hyperfed_protocol::redact_json(&resp);
+    if let (Method::Get, Value::Array(records)) = (method, &body) {
+        let mut out = page(&call, "body", records.clone(), "a path to one record")?;
+        out.insert("status".into(), json!(status));
+        out.insert("method".into(), json!(method_s));
+        out.insert("path".into(), json!(path));
+        return Ok(Value::Object(out));
+    }
     Ok(json!({
         "status": status,
         "method": method_s,
         "path": path,
-        "body": hyperfed_protocol::redact_json(&resp),
+        "body": body,
     }))
 }

@@ -15,7 +15,11 @@ const COLUMNS: &[&str] = &[
     "ready_for_insert",
     "path",
     "mounts",
+    "mount_count",
 ];
+
+/// Mounting VMs listed per ISO (`mount_count` counts them all).
+const MOUNTS_SHOWN: usize = 10;
 
 /// `iso_list`.
 pub(super) const SPEC: ToolSpec = ToolSpec {
@@ -24,7 +28,7 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
         read_tool(
             "iso_list",
             "List ISO images",
-            "Lists ISO images (size, ready to insert, which VMs mount them).",
+            "Lists ISO images (size, ready to insert, the VMs that mount them: the first 10 and a count).",
             paged_input(json!({}), COLUMNS),
             list_output("isos", json!({"type": "object"})),
         )
@@ -48,8 +52,9 @@ async fn run(call: ToolCall<'_>) -> ToolResult {
                 "size_bytes": iso.size,
                 "ready_for_insert": iso.ready_for_insert,
                 "path": iso.path,
-                // The wire records as they are (vmUUID, vmName).
-                "mounts": iso.mounts,
+                // The wire records as they are (vmUUID, vmName), the first few of them.
+                "mounts": iso.mounts.iter().take(MOUNTS_SHOWN).collect::<Vec<_>>(),
+                "mount_count": iso.mounts.len(),
             })
         })
         .collect();
