@@ -331,7 +331,7 @@ async fn standalone_worker_serves_truth_and_refuses_unconfirmed_destruction() {
             .unwrap()
         }
     };
-    let list = call("vm_list", json!({})).await;
+    let list = call("vm_list", json!({"limit": 1000})).await;
     let listed = list.structured_content.expect("structured VM list");
     let mut got: Vec<(String, String)> = listed["vms"]
         .as_array()

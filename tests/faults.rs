@@ -65,6 +65,9 @@ fn start_hub(listen: &str, data: &std::path::Path, extra: &[String]) -> Proc {
         data.display().to_string(),
         "--heartbeat-interval".into(),
         "300ms".into(),
+        // These tests call the namespaced names.
+        "--tools".into(),
+        "namespaced".into(),
     ];
     args.extend(extra.iter().cloned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

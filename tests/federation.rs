@@ -59,6 +59,9 @@ fn start_hub(listen: &str, data: &std::path::Path) -> Proc {
             &format!("{FANOUT_TIMEOUT_MS}ms"),
             "--heartbeat-interval",
             "300ms",
+            // This test reads the namespaced names.
+            "--tools",
+            "namespaced",
         ],
         &[("HYPERFED_SECRET", SECRET), ("HYPERFED_TOKEN", HUB_TOKEN)],
     )

@@ -89,7 +89,20 @@ fn fits(prop: &Value, value: &Value) -> bool {
         (Some(min), Some(n)) => n >= min,
         _ => true,
     };
-    typed && listed && long_enough && above_min
+    let below_max = match (prop.get("maximum").and_then(Value::as_f64), value.as_f64()) {
+        (Some(max), Some(n)) => n <= max,
+        _ => true,
+    };
+    let items_listed = match (
+        prop.get("items")
+            .and_then(|i| i.get("enum"))
+            .and_then(Value::as_array),
+        value.as_array(),
+    ) {
+        (Some(allowed), Some(items)) => items.iter().all(|v| allowed.contains(v)),
+        _ => true,
+    };
+    typed && listed && long_enough && above_min && below_max && items_listed
 }
 
 proptest! {
