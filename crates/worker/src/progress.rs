@@ -1,15 +1,25 @@
 //! Progress of a running tool call, outgoing: where `notifications/progress` go while an
 //! action waits (if the caller asked for them), and the caller's cancellation.
 
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
 use rmcp::model::{ProgressNotificationParam, ProgressToken};
 use rmcp::service::{Peer, RoleServer};
 use tokio_util::sync::CancellationToken;
+
+/// A destination for progress other than an MCP peer (e.g. a NATS progress subject).
+pub trait ProgressSink: Send + Sync {
+    /// Sends one progress value (of 100) with its message; failures are the sink's own.
+    fn send(&self, progress: f64, message: String) -> BoxFuture<'static, ()>;
+}
 
 /// Sends progress notifications to the caller of one tool call, and carries that call's
 /// cancellation (a cancelled request stops waiting, not the task).
 #[derive(Clone, Default)]
 pub struct ProgressReporter {
     target: Option<(Peer<RoleServer>, ProgressToken)>,
+    sink: Option<Arc<dyn ProgressSink>>,
     cancel: Option<CancellationToken>,
 }
 
@@ -18,6 +28,16 @@ impl ProgressReporter {
     pub fn new(peer: Peer<RoleServer>, token: ProgressToken) -> Self {
         ProgressReporter {
             target: Some((peer, token)),
+            sink: None,
+            cancel: None,
+        }
+    }
+
+    /// A reporter that sends to `sink`.
+    pub fn with_sink(sink: Arc<dyn ProgressSink>) -> Self {
+        ProgressReporter {
+            target: None,
+            sink: Some(sink),
             cancel: None,
         }
     }
@@ -46,6 +66,8 @@ impl ProgressReporter {
                 .with_total(100.0)
                 .with_message(message);
             let _ = peer.notify_progress(param).await;
+        } else if let Some(sink) = &self.sink {
+            sink.send(progress, message).await;
         }
     }
 }

@@ -78,6 +78,11 @@ impl WorkerHandle {
         self.sim.as_ref()
     }
 
+    /// The state shared by this worker's sessions (to serve it over NATS too).
+    pub fn state(&self) -> Arc<WorkerState> {
+        self.state.clone()
+    }
+
     /// An MCP handler over this worker's state (serve it on any rmcp transport).
     pub fn mcp_service(&self) -> WorkerMcp {
         WorkerMcp::new(self.state.clone())
@@ -119,7 +124,7 @@ impl WorkerHandle {
 }
 
 /// Connects to the cluster (starting the simulator for a mock) and builds the shared state.
-async fn connect(
+pub(crate) async fn connect(
     config: &WorkerConfig,
 ) -> Result<(Arc<WorkerState>, Option<hypercore_sim::SimHandle>), WorkerError> {
     config.validate()?;

@@ -7,6 +7,8 @@ pub mod connect;
 pub mod demo;
 pub mod hub;
 pub mod mock;
+pub mod nats_args;
 pub mod shutdown;
 pub mod token;
 pub mod worker;
+pub mod worker_nats;

@@ -93,6 +93,13 @@ pub struct WorkerArgs {
     /// MCP URL the hub should use to reach this worker (default http(s)://<listen>/mcp).
     #[arg(long, value_name = "URL")]
     pub advertise: Option<String>,
+
+    /// NATS mode (issue #11): connect out to NATS and serve there; no port without --listen.
+    #[command(flatten)]
+    pub nats: super::nats_args::NatsArgs,
+    /// Simulate K clusters in this process (needs --mock; aliases NAME-0001...).
+    #[arg(long, value_name = "K")]
+    pub count: Option<usize>,
 }
 
 fn parse_archetype(name: &str) -> anyhow::Result<Option<hypercore_sim::Archetype>> {
@@ -242,6 +249,9 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
         return hyperfed_worker::serve_stdio(config)
             .await
             .map_err(Into::into);
+    }
+    if args.nats.nats.is_some() || args.count.is_some_and(|k| k > 1) {
+        return super::worker_nats::run(args, config).await;
     }
     let signal = ShutdownSignal::install();
     let worker = hyperfed_worker::start(config).await?;
