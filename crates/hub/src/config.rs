@@ -97,6 +97,17 @@ pub struct HubConfig {
     pub max_sessions_per_token: usize,
     /// An MCP session idle this long is closed.
     pub session_idle: Duration,
+    /// NATS mode: serve the fleet through NATS as one of its replicas (None: HTTP joins).
+    pub nats: Option<NatsMode>,
+}
+
+/// Where a hub replica finds its fleet on NATS (issue #11).
+#[derive(Debug, Clone)]
+pub struct NatsMode {
+    /// How to connect (servers, credentials, CA).
+    pub options: hyperfed_nats::NatsOptions,
+    /// The fleet's name.
+    pub fleet: hyperfed_nats::FleetName,
 }
 
 pub use hyperfed_http::tls::TlsFiles;
@@ -123,6 +134,7 @@ impl HubConfig {
             max_sessions: 1024,
             max_sessions_per_token: 64,
             session_idle: Duration::from_secs(600),
+            nats: None,
         }
     }
 }

@@ -26,6 +26,7 @@ mod vm_index;
 // The worker link (one trait, HTTP behind it), the registry and the hub.
 mod hub;
 mod link;
+mod nats_fleet;
 mod registry;
 // Serving calls.
 mod dispatch;
@@ -48,7 +49,7 @@ use std::time::Duration;
 pub use audit::AuditEntry;
 pub use auth::{ClientClaims, HubKey, Scope, issue_token};
 pub use cluster::{ClusterSummary, Health};
-pub use config::{HubConfig, TlsFiles, ToolsMode};
+pub use config::{HubConfig, NatsMode, TlsFiles, ToolsMode};
 pub use error::HubError;
 
 use hub::Hub;
@@ -99,11 +100,20 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
     })?;
     let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     let store = Store::open(config.data_dir.as_deref())?;
-    let connector = HttpConnector::new(&config)?;
+    let (connector, nats_feed): (Box<dyn link::LinkConnector>, _) = match &config.nats {
+        Some(mode) => {
+            let (c, feed) = nats_fleet::connect(mode, &config.secret).await?;
+            (Box::new(c), Some(feed))
+        }
+        None => (Box::new(HttpConnector::new(&config)?), None),
+    };
     // Records a previous run left pending, read before this run serves any call.
     let pending = store.pending_audit()?;
-    let hub = Hub::new(config, store, Box::new(connector))?;
+    let hub = Hub::new(config, store, connector)?;
     hub.set_bound(addr);
+    if let Some(feed) = nats_feed {
+        nats_fleet::spawn(hub.clone(), feed);
+    }
     if !pending.is_empty() {
         tracing::info!(
             records = pending.len(),

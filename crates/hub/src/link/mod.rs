@@ -6,6 +6,7 @@
 
 mod call_token;
 mod http;
+mod nats;
 mod session;
 mod stateless_call;
 
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 pub(crate) use crate::validate::ListLimits;
 pub(crate) use http::HttpConnector;
+pub(crate) use nats::{NatsConnector, NatsLinks, SCHEME};
 
 use crate::progress::ProgressRelay;
 

@@ -17,9 +17,9 @@ use super::call_token::CallTokens;
 use super::{LinkError, name_cluster_in_error};
 
 /// The protocol revision the stateless call speaks (stateless: no session, no handshake).
-const PROTOCOL: &str = "2026-07-28";
+pub(super) const PROTOCOL: &str = "2026-07-28";
 /// The per-request metadata a 2026-07-28 request carries instead of a handshake.
-const META: &str = concat!(
+pub(super) const META: &str = concat!(
     r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28","#,
     r#""io.modelcontextprotocol/clientCapabilities":{},"#,
     r#""io.modelcontextprotocol/clientInfo":{"name":"hyperfed-hub","version":""#,
@@ -30,7 +30,10 @@ const META: &str = concat!(
 const MAX_RESULT_BYTES: usize = 16 * 1024 * 1024;
 
 /// The body of one `tools/call` request (`arguments` passed through as they came).
-fn request_body(tool: &str, arguments: Option<&RawValue>) -> Result<Vec<u8>, serde_json::Error> {
+pub(super) fn request_body(
+    tool: &str,
+    arguments: Option<&RawValue>,
+) -> Result<Vec<u8>, serde_json::Error> {
     let name = serde_json::to_string(tool)?;
     let args = arguments.map_or("{}", RawValue::get);
     let mut body = Vec::with_capacity(128 + name.len() + args.len() + META.len());
@@ -149,7 +152,7 @@ fn response_in_sse(body: &[u8]) -> Option<Bytes> {
 }
 
 /// Checks a worker's JSON-RPC answer and returns the bytes of its `result`.
-fn relay_result(alias: &str, body: Bytes) -> Result<Bytes, LinkError> {
+pub(super) fn relay_result(alias: &str, body: Bytes) -> Result<Bytes, LinkError> {
     let upstream = LinkError::Failed;
     let env: Envelope<'_> = serde_json::from_slice(&body)
         .map_err(|e| upstream(format!("the worker's answer is not JSON-RPC: {e}")))?;

@@ -65,6 +65,9 @@ pub struct HubArgs {
     /// TOML configuration file (see configs/hub.toml); flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// NATS mode (issue #11): this hub is a replica serving the fleet through NATS.
+    #[command(flatten)]
+    pub nats: super::nats_args::NatsArgs,
 }
 
 fn duration(
@@ -134,6 +137,10 @@ fn resolve(args: HubArgs) -> anyhow::Result<HubConfig> {
         _ => bail!("TLS needs both a certificate and a key: give --tls-cert and --tls-key"),
     };
     let mut config = HubConfig::new(listen, secret);
+    config.nats = args
+        .nats
+        .options("hyperfed-hub")?
+        .map(|(options, fleet)| hyperfed_hub::NatsMode { options, fleet });
     config.token = token;
     config.require_token = require_token;
     config.tls = tls;
