@@ -193,6 +193,21 @@ pub(crate) async fn fan_out(
     tool: &str,
     arguments: JsonObject,
 ) -> Vec<FanOutAnswer> {
+    if let Ok(raw) = raw_arguments(&arguments)
+        && let Some(answers) =
+            hub.connector()
+                .fan_out(tool, Some(&raw), &aliases, hub.config().fanout_timeout)
+    {
+        // One publish to the fleet (NATS): every result arrives by the fan-out timeout.
+        return answers
+            .await
+            .into_iter()
+            .map(|(alias, r)| FanOutAnswer {
+                alias,
+                result: r.and_then(|b| result_value(&b).map_err(|e| format!("{tool}: {e}"))),
+            })
+            .collect();
+    }
     let cancel = CancellationToken::new();
     let cancel = &cancel;
     let calls = aliases.into_iter().map(|alias| {

@@ -195,6 +195,11 @@ impl Hub {
         &self.config
     }
 
+    /// The transport's link builder (and its fan-out, if it has one).
+    pub(crate) fn connector(&self) -> &dyn LinkConnector {
+        self.connector.as_ref()
+    }
+
     /// The key scoped client tokens are verified with.
     pub(crate) fn key(&self) -> &HubKey {
         &self.key

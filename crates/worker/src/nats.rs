@@ -223,6 +223,12 @@ impl NatsHandler {
                 let Some(name) = params.name else {
                     return rpc_error(req.id, -32602, "tools/call needs params.name");
                 };
+                if call.fanout_tool.as_ref().is_some_and(|t| *t != name)
+                    || (call.fanout_tool.is_some()
+                        && !self.state.catalog.get(&name).is_some_and(|d| d.read_only))
+                {
+                    return rpc_error(req.id, -32602, "fan-outs carry one read-only tool only");
+                }
                 if self.state.catalog.get(&name).is_none() {
                     let msg = format!(
                         "unknown tool '{name}': call tools/list for the tools this worker serves"

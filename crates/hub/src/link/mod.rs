@@ -158,7 +158,22 @@ pub(crate) trait LinkConnector: Send + Sync {
         worker: WorkerAddress<'a>,
         events: Arc<dyn LinkEvents>,
     ) -> BoxFuture<'a, Result<Arc<dyn WorkerLink>, String>>;
+
+    /// A transport-level fan-out of a read-only `tool` to `aliases` within `timeout` (one
+    /// publish on NATS), each with its relayed result or why none; `None`: call each link.
+    fn fan_out<'a>(
+        &'a self,
+        _tool: &'a str,
+        _arguments: Option<&'a RawValue>,
+        _aliases: &'a [String],
+        _timeout: std::time::Duration,
+    ) -> Option<FanOutFuture<'a>> {
+        None
+    }
 }
+
+/// Per-alias results of a transport-level fan-out.
+pub(crate) type FanOutFuture<'a> = BoxFuture<'a, Vec<(String, Result<Bytes, String>)>>;
 
 /// Names the cluster in a worker's own error result, so the caller knows where it failed.
 pub(crate) fn name_cluster_in_error(alias: &str, mut result: CallToolResult) -> CallToolResult {

@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::stateless_call::{META, relay_result, request_body};
 use super::{
-    BoxFuture, EndSignal, LinkConnector, LinkError, LinkEvents, WorkerAddress, WorkerLink,
-    name_cluster_in_error,
+    BoxFuture, EndSignal, FanOutFuture, LinkConnector, LinkError, LinkEvents, WorkerAddress,
+    WorkerLink, name_cluster_in_error,
 };
 use crate::progress::ProgressRelay;
 
@@ -73,6 +73,44 @@ impl LinkConnector for NatsConnector {
             let link: Arc<dyn WorkerLink> = link;
             Ok(link)
         })
+    }
+
+    fn fan_out<'a>(
+        &'a self,
+        tool: &'a str,
+        arguments: Option<&'a RawValue>,
+        aliases: &'a [String],
+        timeout: Duration,
+    ) -> Option<FanOutFuture<'a>> {
+        Some(Box::pin(async move {
+            let failed = |why: String| {
+                aliases
+                    .iter()
+                    .map(|a| (a.clone(), Err(why.clone())))
+                    .collect()
+            };
+            let body = match request_body(tool, arguments) {
+                Ok(b) => Bytes::from(b),
+                Err(e) => return failed(format!("cannot encode the call: {e}")),
+            };
+            let replies = match self.caller.fanout(tool, body, aliases, timeout).await {
+                Ok(r) => r,
+                Err(e) => return failed(e.to_string()),
+            };
+            let mut out: Vec<(String, Result<Bytes, String>)> = Vec::with_capacity(aliases.len());
+            for (alias, reply) in replies.answered {
+                let r = relay_result(&alias, reply).map_err(|e| e.to_string());
+                out.push((alias, r));
+            }
+            let late = format!(
+                "no answer within the fan-out timeout ({} ms)",
+                timeout.as_millis()
+            );
+            for alias in replies.unanswered {
+                out.push((alias, Err(late.clone())));
+            }
+            out
+        }))
     }
 }
 
