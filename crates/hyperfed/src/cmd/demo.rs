@@ -37,9 +37,13 @@ pub struct DemoArgs {
     /// First seed; cluster i uses seed + i, so the demo is the same every time.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Run over NATS (e.g. nats://127.0.0.1:4222): two hub replicas, clusters with no port.
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
 }
 
-fn random_hex(bytes: usize) -> String {
+/// `bytes` random bytes as hex.
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     buf.iter().map(|b| format!("{b:02x}")).collect()
@@ -65,6 +69,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("--tools {}: {e}", args.tools))?;
     let secret = Secret::new(random_hex(32));
     let token = args.token.clone().unwrap_or_else(|| random_hex(24));
+    if let Some(url) = args.nats.clone() {
+        return super::demo_nats::run(args, &url, tools_mode, secret, token).await;
+    }
 
     let mut hub_config = HubConfig::new(args.listen, secret.clone());
     hub_config.token = Some(Secret::new(token.clone()));

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bench;
 pub mod connect;
 pub mod demo;
+pub mod demo_nats;
 pub mod hub;
 pub mod mock;
 pub mod nats_args;
