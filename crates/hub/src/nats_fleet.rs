@@ -12,13 +12,15 @@ use hyperfed_nats::{
     Caller, LiveRegistrations, NatsConnection, Registration, RegistryConfig, RegistryEvent,
     RegistryWatch,
 };
-use hyperfed_protocol::join::unix_now;
 use hyperfed_protocol::{ClusterAlias, JoinRequest};
 
 use crate::config::NatsMode;
 use crate::error::HubError;
 use crate::hub::Hub;
 use crate::link::{NatsConnector, NatsLinks, SCHEME};
+
+/// The worker token of each cluster this replica joined, presented on its heartbeats.
+type Tokens = Arc<DashMap<String, String>>;
 
 /// What the replica's registry feed needs once the hub exists.
 pub(crate) struct Feed {
@@ -70,7 +72,8 @@ async fn run(hub: Arc<Hub>, feed: Feed) {
         caller,
         links,
     } = feed;
-    let beats = tokio::spawn(heartbeats(hub.clone(), watch.live(), links.clone()));
+    let tokens: Tokens = Arc::new(DashMap::new());
+    let beats = tokio::spawn(heartbeats(hub.clone(), watch.live(), tokens.clone()));
     let stop = hub.shutdown_token().clone();
     loop {
         let event = tokio::select! {
@@ -83,16 +86,24 @@ async fn run(hub: Arc<Hub>, feed: Feed) {
         };
         match event {
             RegistryEvent::Joined(reg) => {
-                let hub = hub.clone();
-                tokio::spawn(async move { join(&hub, &reg).await });
+                let (hub, tokens) = (hub.clone(), tokens.clone());
+                tokio::spawn(async move {
+                    if let Some(token) = join(&hub, &reg).await {
+                        tokens.insert(reg.alias.clone(), token);
+                    }
+                });
             }
             RegistryEvent::ToolsChanged(reg) => {
                 if let Some(link) = links.get(&reg.alias).and_then(|l| l.upgrade()) {
                     link.tools_changed();
                 }
             }
-            RegistryEvent::Left { alias } => gone(&hub, &links, &alias, "the worker left"),
+            RegistryEvent::Left { alias } => {
+                tokens.remove(&alias);
+                gone(&hub, &links, &alias, "the worker left")
+            }
             RegistryEvent::Expired { alias } => {
+                tokens.remove(&alias);
                 gone(&hub, &links, &alias, "the worker's heartbeats stopped")
             }
         }
@@ -102,13 +113,14 @@ async fn run(hub: Arc<Hub>, feed: Feed) {
     drop(conn);
 }
 
-/// Joins a verified registration through the hub's join path (as an HTTP join would).
-async fn join(hub: &Arc<Hub>, reg: &Registration) {
+/// Joins a verified registration through the hub's join path (as an HTTP join would);
+/// returns the worker token its heartbeats present.
+async fn join(hub: &Arc<Hub>, reg: &Registration) -> Option<String> {
     match ClusterAlias::normalise(&reg.alias) {
         Ok(a) if a.to_string() == reg.alias => {}
         _ => {
             tracing::warn!(alias = %reg.alias, "refused a NATS registration: the alias is not in normal form (lower case, 16 characters at most)");
-            return;
+            return None;
         }
     }
     let req = JoinRequest::sign(
@@ -118,8 +130,12 @@ async fn join(hub: &Arc<Hub>, reg: &Registration) {
         &reg.cluster_name,
         &format!("{SCHEME}{}", reg.alias),
     );
-    if let Err(e) = hub.join(req).await {
-        tracing::warn!(alias = %reg.alias, error = ?e, "a NATS registration could not join");
+    match hub.join(req).await {
+        Ok(joined) => Some(joined.worker_token),
+        Err(e) => {
+            tracing::warn!(alias = %reg.alias, error = ?e, "a NATS registration could not join");
+            None
+        }
     }
 }
 
@@ -133,24 +149,26 @@ fn gone(hub: &Arc<Hub>, links: &NatsLinks, alias: &str, reason: &'static str) {
     hub.forget(alias);
 }
 
-/// Live registrations with a live link count as heartbeats (the KV entry's expiry is the
-/// real health check; this keeps the hub's own monitor from marking them down).
-async fn heartbeats(hub: Arc<Hub>, live: LiveRegistrations, links: NatsLinks) {
+/// Live registrations count as heartbeats through the hub's own heartbeat path (the KV
+/// entry's expiry is the real health check; this keeps the hub's monitor from marking them down).
+async fn heartbeats(hub: Arc<Hub>, live: LiveRegistrations, tokens: Tokens) {
     let period = (hub.config().heartbeat_interval / 2).max(Duration::from_millis(50));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let now = unix_now();
-        let mut came_back = false;
-        links.retain(|_, l| l.strong_count() > 0);
         for alias in live.aliases() {
-            if links.contains_key(&alias) && hub.registry().heartbeat(&alias, now) == Some(true) {
-                came_back = true;
+            let Some(token) = tokens.get(&alias).map(|t| t.clone()) else {
+                continue;
+            };
+            match hub.heartbeat(&token) {
+                Some(next) => {
+                    tokens.insert(alias, next.worker_token);
+                }
+                None => {
+                    tokens.remove(&alias);
+                }
             }
-        }
-        if came_back {
-            hub.tools_changed();
         }
     }
 }

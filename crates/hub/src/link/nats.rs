@@ -20,6 +20,7 @@ use super::{
     BoxFuture, EndSignal, FanOutFuture, LinkConnector, LinkError, LinkEvents, WorkerAddress,
     WorkerLink, name_cluster_in_error,
 };
+use super::{ListError, ListLimits};
 use crate::progress::ProgressRelay;
 
 /// The worker address scheme of NATS links.
@@ -262,20 +263,36 @@ impl WorkerLink for NatsLink {
         })
     }
 
-    fn list_tools(&self) -> BoxFuture<'_, Result<Vec<Tool>, String>> {
+    fn list_tools<'a>(
+        &'a self,
+        limits: &'a ListLimits,
+    ) -> BoxFuture<'a, Result<Vec<Tool>, ListError>> {
         Box::pin(async move {
             #[derive(Deserialize)]
             struct Listed {
                 tools: Vec<Tool>,
             }
+            let failed = |e: LinkError| ListError::Failed(e.to_string());
             let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#.to_vec();
             let reply = self
                 .request(body, LIST_TIMEOUT, None)
                 .await
-                .map_err(|e| e.to_string())?;
-            decode::<Listed>(&reply)
-                .map(|l| l.tools)
-                .map_err(|e| e.to_string())
+                .map_err(failed)?;
+            // One reply carries the whole list: bound it before decoding.
+            if reply.len() > limits.bytes {
+                return Err(ListError::OverLimit(format!(
+                    "its tool list is larger than {} bytes",
+                    limits.bytes
+                )));
+            }
+            let tools = decode::<Listed>(&reply).map_err(failed)?.tools;
+            if tools.len() > limits.tools {
+                return Err(ListError::OverLimit(format!(
+                    "it lists more than {} tools",
+                    limits.tools
+                )));
+            }
+            Ok(tools)
         })
     }
 
