@@ -78,7 +78,7 @@ pub struct ExportSpec {
 }
 
 /// Extracts the password of `scheme://[domain;]user:password@host/...`, if any.
-fn uri_password(uri: &str) -> Option<&str> {
+pub(crate) fn uri_password(uri: &str) -> Option<&str> {
     let rest = &uri[uri.find("://")? + 3..];
     let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
     let userinfo = &authority[..authority.rfind('@')?];
@@ -112,7 +112,11 @@ impl Client {
     }
 
     /// HyperCore answers 500 for a missing VM too: turn that into `NotFound` when the VM is gone.
-    async fn explain_missing_vm<T>(&self, result: Result<T>, vm_uuid: &str) -> Result<T> {
+    pub(crate) async fn explain_missing_vm<T>(
+        &self,
+        result: Result<T>,
+        vm_uuid: &str,
+    ) -> Result<T> {
         match result {
             Err(e @ (Error::InvalidState { .. } | Error::Server { status: 500, .. })) => {
                 match self.get_vm(vm_uuid).await {

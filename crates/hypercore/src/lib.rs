@@ -38,6 +38,7 @@
 //! [`Client::logout`] on shutdown: sessions are long-lived and each user has a session limit.
 
 mod actions;
+mod changes;
 mod client;
 mod config;
 mod decode;
@@ -50,6 +51,7 @@ mod tls;
 mod wait;
 
 pub use actions::{CloneSpec, ExportSpec, VmAction};
+pub use changes::{CreateSpec, DiskSpec, ImportSpec, VmPatch};
 pub use client::{Client, ClientStats};
 pub use config::{
     AuthMode, ClusterConfig, Credentials, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_RETRIES,
