@@ -19,7 +19,7 @@ pub(super) type ActionGuard = tokio::sync::OwnedMutexGuard<()>;
 impl WorkerState {
     /// Waiting as this worker does: bounded by `timeout`, polling at the worker's interval,
     /// a failed poll ends the wait.
-    fn wait_options(&self, timeout: Duration) -> WaitOptions {
+    pub(super) fn wait_options(&self, timeout: Duration) -> WaitOptions {
         WaitOptions::new(timeout)
             .with_poll_interval(self.poll_interval)
             .with_poll_retries(0)

@@ -58,7 +58,18 @@ impl<'a> ToolCall<'a> {
         target: &str,
         preview: impl FnOnce() -> Value,
     ) -> Result<Option<Value>, String> {
-        if !self.def.destructive {
+        self.confirm_when(self.def.destructive, target, preview)
+    }
+
+    /// The confirmation gate for a call that is destructive only with some arguments (e.g.
+    /// `vm_shutdown` with `force_after_s`): applied when `needed`, passed otherwise.
+    pub fn confirm_when(
+        &self,
+        needed: bool,
+        target: &str,
+        preview: impl FnOnce() -> Value,
+    ) -> Result<Option<Value>, String> {
+        if !needed {
             return Ok(None);
         }
         let id = self.state.identity();

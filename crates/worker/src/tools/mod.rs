@@ -11,6 +11,8 @@ mod block_device_list;
 mod call;
 mod cluster_info;
 mod condition_list;
+mod disk_add;
+mod disk_resize;
 mod drive_list;
 mod iso_list;
 mod network_device_list;
@@ -27,11 +29,13 @@ mod task_status;
 mod user_list;
 mod virtual_disk_list;
 mod vm_clone;
+mod vm_cycle;
 mod vm_export;
 mod vm_get;
 mod vm_list;
 mod vm_power;
 mod vm_stats;
+mod vm_update;
 
 use std::sync::LazyLock;
 
@@ -91,6 +95,9 @@ pub(crate) const TOOLS: &[ToolSpec] = &[
     snapshot_delete::SPEC,
     vm_clone::SPEC,
     vm_export::SPEC,
+    vm_update::SPEC,
+    disk_add::SPEC,
+    disk_resize::SPEC,
 ];
 
 /// Every tool's declaration, in listing order; `allow_raw_writes` shapes `api_request`.

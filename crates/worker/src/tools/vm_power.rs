@@ -33,10 +33,14 @@ pub(super) const VM_START: ToolSpec = ToolSpec {
 pub(super) const VM_SHUTDOWN: ToolSpec = ToolSpec {
     name: "vm_shutdown",
     declare: |_| {
-        power_tool(
+        action_tool(
             "vm_shutdown",
             "Shut down VM (ACPI)",
-            "Asks a RUNNING VM's guest to shut down cleanly (ACPI); if the guest ignores it, vm_stop.",
+            "Asks a RUNNING VM's guest to shut down cleanly (ACPI). If the guest ignores it: vm_stop, or give force_after_s to power off hard after that many seconds (destructive: needs confirmation).",
+            input(
+                json!({"vm": vm_arg(), "wait": wait_arg(), "force_after_s": {"type": "integer", "minimum": 0, "maximum": 3600, "description": "Power the VM off hard when the guest is not off this many seconds after the ACPI request (can lose unsaved guest data; needs confirmation)."}, "confirm_token": confirm_arg()}),
+                &["vm"],
+            ),
             false,
             true,
         )
@@ -318,6 +322,11 @@ async fn run(call: ToolCall<'_>, power: Power) -> ToolResult {
     let vm = call.resolve_vm_fresh().await?;
     if let Some(why) = power.refuse(&vm) {
         return Err(why);
+    }
+    if power == Power::Shutdown
+        && let Some(secs) = call.args.get("force_after_s").and_then(|v| v.as_u64())
+    {
+        return super::vm_cycle::shutdown_forced(call, vm, secs).await;
     }
     let vm_uuid = vm.uuid.clone();
     let node_uuid = if power == Power::Migrate {
