@@ -46,6 +46,9 @@ pub struct WorkerArgs {
     /// Seed of the simulated cluster.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// With --mock: SMB shares as a directory (smb://host/share/path maps to DIR/host/share/path).
+    #[arg(long, value_name = "DIR")]
+    pub smb_root: Option<PathBuf>,
 
     /// Listen address for MCP (/mcp) and REST (default 127.0.0.1:7777).
     #[arg(long, value_name = "ADDR")]
@@ -127,7 +130,7 @@ pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
         bail!("the config file has both [cluster] url and [mock]: keep one");
     }
     let file_mock = file.mock.clone().unwrap_or_default();
-    let cluster = if let Some(archetype) = &args.mock {
+    let mut cluster = if let Some(archetype) = &args.mock {
         ClusterSource::Mock(hypercore_sim::SimConfig::new(
             parse_archetype(archetype)?,
             args.seed.or(file_mock.seed).unwrap_or(1),
@@ -168,6 +171,11 @@ pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
             "no cluster given: use --hypercore-url URL --username U (password from HYPERCORE_PASSWORD or --password-file), or --mock [ARCHETYPE] --seed N"
         )
     };
+    if let ClusterSource::Mock(sim) = &mut cluster {
+        sim.smb_root = args.smb_root.clone();
+    } else if args.smb_root.is_some() {
+        bail!("--smb-root only applies to a simulated cluster (--mock)");
+    }
 
     let mut config = WorkerConfig::new(cluster);
     config.listen = match (args.listen, &file.listen) {
@@ -308,6 +316,10 @@ mod tests {
             ClusterSource::Real(_) => panic!("expected a mock"),
         }
         assert!(c.token.as_ref().is_some_and(|t| t.matches("T")));
+        let smb = build_config(&parse(&["--mock", "--smb-root", "/srv/smb"])).unwrap();
+        assert!(
+            matches!(&smb.cluster, ClusterSource::Mock(s) if s.smb_root.as_deref() == Some(std::path::Path::new("/srv/smb")))
+        );
         let bare = build_config(&parse(&["--mock", "--seed", "3"])).unwrap();
         assert!(matches!(&bare.cluster, ClusterSource::Mock(s) if s.archetype.is_none()));
     }
