@@ -201,13 +201,15 @@ async fn exactly_the_destructive_tools_ask_for_confirmation() {
             "vm_stop",
             "vm_reset",
             "vm_nmi",
-            "snapshot_delete"
+            "snapshot_delete",
+            "vm_delete"
         ]
     );
     for tool in &destructive {
         let args = match tool.as_str() {
             "api_request" => json!({"method": "POST", "path": "/VirDomain/action", "body": []}),
             "snapshot_delete" => json!({"snapshot": snapshot}),
+            "vm_delete" => json!({"vm": vm_in_state(&truth, "SHUTOFF")["uuid"]}),
             _ => json!({"vm": running}),
         };
         let preview = ok(&client, tool, args).await;

@@ -8,7 +8,9 @@ use common::*;
 use serde_json::{Value, json};
 
 fn storage_used(t: &Value) -> u64 {
-    t["capacity"]["cluster"]["storage"]["used_bytes"].as_u64().unwrap()
+    t["capacity"]["cluster"]["storage"]["used_bytes"]
+        .as_u64()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ mod api_request;
 mod api_search;
 mod block_device_list;
 mod call;
+mod capacity;
 mod cluster_info;
 mod condition_list;
 mod disk_add;
@@ -29,7 +30,9 @@ mod task_status;
 mod user_list;
 mod virtual_disk_list;
 mod vm_clone;
+mod vm_create;
 mod vm_cycle;
+mod vm_delete;
 mod vm_export;
 mod vm_get;
 mod vm_list;
@@ -68,6 +71,7 @@ pub(crate) struct ToolSpec {
 pub(crate) const TOOLS: &[ToolSpec] = &[
     cluster_info::SPEC,
     node_list::SPEC,
+    capacity::SPEC,
     vm_list::SPEC,
     vm_get::SPEC,
     vm_stats::SPEC,
@@ -98,6 +102,9 @@ pub(crate) const TOOLS: &[ToolSpec] = &[
     vm_update::SPEC,
     disk_add::SPEC,
     disk_resize::SPEC,
+    vm_create::VM_CREATE,
+    vm_create::VM_IMPORT,
+    vm_delete::SPEC,
 ];
 
 /// Every tool's declaration, in listing order; `allow_raw_writes` shapes `api_request`.
@@ -224,11 +231,17 @@ mod tests {
             .collect();
         assert_eq!(
             destructive,
-            ["vm_stop", "vm_reset", "vm_nmi", "snapshot_delete"]
+            [
+                "vm_stop",
+                "vm_reset",
+                "vm_nmi",
+                "snapshot_delete",
+                "vm_delete"
+            ]
         );
         assert_eq!(
             always_destructive(),
-            "vm_stop, vm_reset, vm_nmi, snapshot_delete"
+            "vm_stop, vm_reset, vm_nmi, snapshot_delete, vm_delete"
         );
     }
 
