@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{SECRET, call, client, eventually};
 use hypercore_sim::Archetype;
-use hyperfed_hub::{Health, HubConfig, HubHandle, NatsMode};
+use hyperfed_hub::{Health, HubConfig, HubHandle, NatsMode, ToolsMode};
 use hyperfed_nats::testing::NatsServer;
 use hyperfed_nats::{
     ClusterIdentity, FleetName, NatsConnection, NatsOptions, Registrar, RegistryConfig, WorkerKeys,
@@ -23,6 +23,8 @@ use serde_json::{Value, json};
 
 async fn replica(nats: &str, fleet: &FleetName) -> HubHandle {
     let mut cfg = HubConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(SECRET));
+    // Namespaced explicitly: the test compares per-cluster tool sets (auto may go compact).
+    cfg.tools_mode = ToolsMode::Namespaced;
     cfg.heartbeat_interval = Duration::from_millis(200);
     cfg.fanout_timeout = Duration::from_secs(5);
     cfg.nats = Some(NatsMode {
