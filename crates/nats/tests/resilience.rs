@@ -240,17 +240,32 @@ async fn killing_one_node_of_a_3_node_cluster_loses_nothing() {
         start.elapsed().as_millis()
     );
     let reader = connect(&urls).await;
-    let log = AuditLog::open(
-        &reader,
-        &fleet(),
-        AuditConfig {
-            replicas: 3,
-            ..AuditConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let entries = log.read(1, 100).await.unwrap();
+    // Opening and reading may still meet the stream's leader election on a loaded machine:
+    // retry for a bounded time, as a hub would.
+    let open_deadline = Instant::now() + Duration::from_secs(20);
+    let entries = loop {
+        let attempt = async {
+            let log = AuditLog::open(
+                &reader,
+                &fleet(),
+                AuditConfig {
+                    replicas: 3,
+                    ..AuditConfig::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            log.read(1, 100).await.map_err(|e| e.to_string())
+        };
+        match attempt.await {
+            Ok(entries) => break entries,
+            Err(e) if Instant::now() < open_deadline => {
+                eprintln!("audit read after the kill not yet possible: {e}");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("audit unreadable 20 s after the kill: {e}"),
+        }
+    };
     assert_eq!(entries.len(), 21);
     assert_eq!(entries.last().unwrap().seq, stored);
 
