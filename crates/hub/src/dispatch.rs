@@ -35,7 +35,8 @@ pub(crate) fn result_json(result: &CallToolResult) -> Option<Value> {
         .and_then(|t| serde_json::from_str(&t).ok())
 }
 
-fn result_text(result: &CallToolResult) -> String {
+/// The text of a tool result (its text blocks joined), for error messages.
+pub(crate) fn result_text(result: &CallToolResult) -> String {
     let text: Vec<String> = result
         .content
         .iter()
@@ -184,6 +185,19 @@ pub(crate) async fn call_tool(
     arguments: Option<JsonObject>,
     ctx: &CallContext,
 ) -> Result<CallToolResult, HubError> {
+    Ok(call_tool_typed(hub, name, arguments, ctx)
+        .await?
+        .unwrap_or_else(|e| error_result(e.to_string())))
+}
+
+/// Like [`call_tool`], but a hub-side failure stays a typed error (for REST's status codes);
+/// the outer error is a refusal before anything ran.
+pub(crate) async fn call_tool_typed(
+    hub: &Arc<Hub>,
+    name: &str,
+    arguments: Option<JsonObject>,
+    ctx: &CallContext,
+) -> Result<Result<CallToolResult, HubError>, HubError> {
     let catalog = hub.catalog();
     let Some(route) = catalog.routes.get(name) else {
         return Err(HubError::BadRequest(format!(
@@ -217,9 +231,9 @@ pub(crate) async fn call_tool(
                 Some(Value::String(c)) if !c.is_empty() => Some(c),
                 None | Some(Value::Null) => None,
                 Some(_) => {
-                    return Ok(error_result(
+                    return Ok(Ok(error_result(
                         "argument 'cluster' must be a cluster alias string",
-                    ));
+                    )));
                 }
             };
             let routed = match (cluster, takes_vm) {
@@ -243,10 +257,10 @@ pub(crate) async fn call_tool(
                     // changing the cluster is checked and audited as such, whatever other
                     // clusters claim about the same name.
                     let Some(own_read_only) = hub.registry().tool_read_only(&alias, tool) else {
-                        return Ok(error_result(format!(
+                        return Ok(Ok(error_result(format!(
                             "cluster '{}' does not offer '{tool}'",
                             shown(&alias)
-                        )));
+                        ))));
                     };
                     let mutating = route.mutating || !own_read_only;
                     if let Some(why) = auth::refusal(ctx.scope, name, Some(tool), mutating, &args) {
@@ -261,7 +275,7 @@ pub(crate) async fn call_tool(
             }
         }
     };
-    Ok(outcome.unwrap_or_else(|e| error_result(e.to_string())))
+    Ok(outcome)
 }
 
 /// A caller-supplied name, shortened for an error message (never echoed whole).
@@ -289,13 +303,25 @@ async fn audit_refusal(
             "{why} (too many refused calls from this token: at most {REFUSALS_PER_MINUTE} a minute are answered; try again in a minute)"
         )));
     }
-    let cluster = match target {
-        Target::Namespaced { alias, .. } => alias.clone(),
-        _ => args
-            .get("cluster")
-            .and_then(Value::as_str)
-            .map(|c| c.chars().take(64).collect())
-            .unwrap_or_default(),
+    let named = args
+        .get("cluster")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty())
+        .map(|c| c.chars().take(64).collect::<String>());
+    let cluster = match (target, named) {
+        (Target::Namespaced { alias, .. }, _) => alias.clone(),
+        (_, Some(c)) => c,
+        // A VM-routed call names its cluster through the VM: record where it would have gone.
+        (Target::Plain { takes_vm: true, .. }, None) => {
+            match args.get("vm").and_then(Value::as_str) {
+                Some(vm) => resolve_vm(hub, vm)
+                    .await
+                    .map(|(a, _)| a)
+                    .unwrap_or_default(),
+                None => String::new(),
+            }
+        }
+        _ => String::new(),
     };
     let now = now_rfc3339();
     let entry = AuditEntry {

@@ -172,4 +172,17 @@ pub(crate) async fn resolve_vm(hub: &Hub, vm: &str) -> Result<(String, String), 
             },
         )
         .await
+        .map_err(|e| match (&e, vm.split_once('/')) {
+            // `dc9/web-01` where no cluster is named dc9: say so, not "VM not found".
+            (HubError::BadRequest(m), Some((alias, name)))
+                if m.contains("was not found") && !name.is_empty() =>
+            {
+                let known: Vec<String> = hub.clusters().into_iter().map(|c| c.alias).collect();
+                HubError::BadRequest(format!(
+                    "no cluster named {alias}: '{vm}' reads as `alias/vm-name`, and the clusters are {}",
+                    if known.is_empty() { "none yet".to_owned() } else { known.join(", ") }
+                ))
+            }
+            _ => e,
+        })
 }

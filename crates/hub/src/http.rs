@@ -169,12 +169,20 @@ async fn tools(
     Json(json!({"count": tools.len(), "tools": tools.as_ref()}))
 }
 
+/// `POST /v1/tools/{name}`: the same shape as the worker's REST API, the result object on
+/// success; on failure a fitting status and `{"error": "..."}`.
 async fn call(
     State(hub): State<Arc<Hub>>,
     Path(name): Path<String>,
     principal: Option<axum::Extension<Principal>>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, HubError> {
+) -> Result<Response, HubError> {
+    if !hub.catalog().routes.contains_key(name.as_str()) {
+        return Ok(error(
+            StatusCode::NOT_FOUND,
+            format!("unknown tool '{name}': GET /v1/tools lists the tools this hub serves"),
+        ));
+    }
     let args = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
@@ -184,10 +192,25 @@ async fn call(
     };
     let who = principal.map_or_else(Principal::anonymous, |p| p.0);
     let ctx = CallContext::plain(who.audit_subject("rest"), who.scope);
-    let result = dispatch::call_tool(&hub, &name, args, &ctx).await?;
-    serde_json::to_value(&result)
-        .map(Json)
-        .map_err(|e| HubError::Storage(format!("cannot encode the result: {e}")))
+    let result = match dispatch::call_tool_typed(&hub, &name, args, &ctx).await? {
+        Ok(result) => result,
+        Err(HubError::BadRequest(m)) => {
+            let status = StatusCode::from_u16(hyperfed_protocol::rest::tool_error_status(&m))
+                .unwrap_or(StatusCode::BAD_REQUEST);
+            return Ok(error(status, m));
+        }
+        Err(e) => return Ok(e.into_response()),
+    };
+    if result.is_error == Some(true) {
+        let message = dispatch::result_text(&result);
+        let status = StatusCode::from_u16(hyperfed_protocol::rest::tool_error_status(&message))
+            .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        return Ok(error(status, message));
+    }
+    Ok(match dispatch::result_json(&result) {
+        Some(v) => Json(v).into_response(),
+        None => Json(json!({"text": dispatch::result_text(&result)})).into_response(),
+    })
 }
 
 #[derive(Deserialize)]

@@ -455,7 +455,7 @@ async fn workers_rejoin_after_hub_restart_and_audit_survives() {
         .json()
         .await
         .unwrap();
-    assert_eq!(r["structuredContent"]["task_tag"], "42", "{r}");
+    assert_eq!(r["task_tag"], "42", "{r}");
     hub.shutdown().await;
 
     // The database is released: the reader sees the audit trail.

@@ -9,6 +9,7 @@ pub mod duration;
 pub mod join;
 pub mod names;
 pub mod redact;
+pub mod rest;
 pub mod secret;
 
 pub use alias::{AliasError, ClusterAlias};

@@ -1,34 +1,62 @@
 //! The worker side of the hub's join protocol: sign and send a join request, then heartbeat
 //! with the worker token; re-join with jittered exponential backoff whenever the hub forgets
-//! us or cannot be reached. Runs until shutdown. Never logs the secret or tokens.
+//! us or cannot be reached. A refused join is diagnosed (see `join_diagnosis`) and the
+//! diagnosis logged once per change, so the log says what to fix. Never logs the secret.
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use hyperfed_protocol::join::unix_now;
 use hyperfed_protocol::{ClusterAlias, HeartbeatResponse, JoinRequest, JoinResponse};
 use rand::Rng as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::JoinConfig;
+use crate::join_diagnosis::{self as diag, Diagnosis};
 use crate::state::WorkerState;
 
 const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
-const ALIAS_TAKEN_RETRY: Duration = Duration::from_secs(10);
+/// Pause before retrying a join that only the operator can fix (wrong secret, alias taken).
+const OPERATOR_RETRY: Duration = Duration::from_secs(10);
+/// The same diagnosis is logged again at most this often.
+const RELOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Where the join loop reports its state: the alias while joined, the last problem otherwise.
+#[derive(Clone, Default)]
+pub(crate) struct JoinStatus {
+    /// The alias the hub registered this worker under, while joined.
+    pub alias: Arc<RwLock<Option<String>>>,
+    /// What the last failed join attempt said (cleared on a successful join).
+    pub problem: Arc<RwLock<Option<String>>>,
+}
+
+impl JoinStatus {
+    /// The last join problem, if the worker is not joined.
+    pub fn problem(&self) -> Option<String> {
+        self.problem.read().ok().and_then(|g| g.clone())
+    }
+
+    fn set_problem(&self, p: Option<String>) {
+        if let Ok(mut g) = self.problem.write() {
+            *g = p;
+        }
+    }
+}
 
 /// Everything the join loop needs.
 pub(crate) struct Joiner {
     pub config: JoinConfig,
     pub worker_url: String,
     pub state: Arc<WorkerState>,
-    pub alias: Arc<RwLock<Option<String>>>,
+    pub status: JoinStatus,
     pub cancel: CancellationToken,
 }
 
 enum Outcome {
     /// Re-join after the usual backoff.
     Retry,
-    /// Re-join after a long pause (alias taken).
+    /// Re-join after a long pause (a problem the operator must fix).
     RetrySlowly,
 }
 
@@ -37,16 +65,34 @@ fn jitter(d: Duration) -> Duration {
     d + Duration::from_millis(extra)
 }
 
-fn hub_message(body: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| body.chars().take(200).collect())
+/// Logs each distinct diagnosis once (and again after `RELOG_EVERY`), not on every retry.
+#[derive(Default)]
+struct Reporter {
+    last: Option<(String, Instant)>,
+}
+
+impl Reporter {
+    fn report(&mut self, d: &Diagnosis) {
+        let fresh = match &self.last {
+            Some((m, at)) => m != &d.message || at.elapsed() >= RELOG_EVERY,
+            None => true,
+        };
+        if !fresh {
+            tracing::debug!(problem = %d.message, "join still failing");
+            return;
+        }
+        self.last = Some((d.message.clone(), Instant::now()));
+        if d.needs_operator() {
+            tracing::error!("cannot join the hub: {}", d.message);
+        } else {
+            tracing::warn!("cannot join the hub: {}", d.message);
+        }
+    }
 }
 
 impl Joiner {
     fn set_alias(&self, alias: Option<String>) {
-        if let Ok(mut g) = self.alias.write() {
+        if let Ok(mut g) = self.status.alias.write() {
             *g = alias;
         }
     }
@@ -64,14 +110,21 @@ impl Joiner {
                 return;
             }
         };
-        let hub = self.config.hub_url.trim_end_matches('/').to_owned();
+        let (hub, changed) = diag::hub_base(&self.config.hub_url);
         // Logged form of the hub URL (a URL may carry credentials).
         let shown = hyperfed_protocol::redact_uri(&hub);
+        if changed {
+            tracing::info!(
+                "--join {} names an endpoint, not the hub: joining the hub at {shown} (workers join the hub's base URL; /mcp is for MCP clients)",
+                hyperfed_protocol::redact_uri(&self.config.hub_url)
+            );
+        }
         let mut backoff = BACKOFF_START;
+        let mut reporter = Reporter::default();
         loop {
             let outcome = tokio::select! {
                 _ = self.cancel.cancelled() => break,
-                o = self.session(&http, &hub, &shown, &mut backoff) => o,
+                o = self.session(&http, &hub, &shown, &mut backoff, &mut reporter) => o,
             };
             self.set_alias(None);
             let pause = match outcome {
@@ -80,7 +133,7 @@ impl Joiner {
                     backoff = (backoff * 2).min(BACKOFF_MAX);
                     p
                 }
-                Outcome::RetrySlowly => jitter(ALIAS_TAKEN_RETRY),
+                Outcome::RetrySlowly => jitter(OPERATOR_RETRY),
             };
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
@@ -90,6 +143,61 @@ impl Joiner {
         self.set_alias(None);
     }
 
+    /// What answers `/health` at the origin of the join URL.
+    async fn probe(http: &reqwest::Client, hub: &str) -> diag::Peer {
+        let Some(origin) = diag::origin_of(hub) else {
+            return diag::Peer::Other;
+        };
+        let body = match http
+            .get(format!("{origin}/health"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+        {
+            Ok(r) => r.text().await.ok(),
+            Err(_) => None,
+        };
+        diag::classify_health(body.as_deref())
+    }
+
+    /// One join attempt: the hub's answer, or what went wrong.
+    async fn join_once(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        shown: &str,
+        request: &JoinRequest,
+    ) -> Result<JoinResponse, Diagnosis> {
+        let resp = http
+            .post(format!("{url}/v1/join"))
+            .json(request)
+            .send()
+            .await
+            .map_err(|e| {
+                diag::unreachable(shown, &hyperfed_protocol::redact_uri(&e.to_string()))
+            })?;
+        let status = resp.status().as_u16();
+        let skew = resp
+            .headers()
+            .get(http::header::DATE)
+            .and_then(|d| d.to_str().ok())
+            .and_then(diag::parse_http_date)
+            .map(|hub_now| unix_now() as i64 - hub_now);
+        let body = resp.text().await.unwrap_or_default();
+        if status == 200 {
+            return serde_json::from_str(&body).map_err(|_| diag::not_a_join_response(shown));
+        }
+        let peer = Self::probe(http, url).await;
+        Err(diag::diagnose(
+            shown,
+            status,
+            &body,
+            peer,
+            skew,
+            &self.worker_url,
+        ))
+    }
+
     /// One join followed by heartbeats until the hub forgets us or becomes unreachable.
     async fn session(
         &self,
@@ -97,6 +205,7 @@ impl Joiner {
         url: &str,
         hub: &str,
         backoff: &mut Duration,
+        reporter: &mut Reporter,
     ) -> Outcome {
         let mut id = self.state.identity();
         if id.uuid.is_empty() {
@@ -120,42 +229,21 @@ impl Joiner {
             &id.name,
             &self.worker_url,
         );
-        let resp = match http
-            .post(format!("{url}/v1/join"))
-            .json(&request)
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(hub, error = %e, "cannot reach the hub to join; retrying");
-                return Outcome::Retry;
-            }
-        };
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        let joined: JoinResponse = match status.as_u16() {
-            200 => match serde_json::from_str(&body) {
-                Ok(j) => j,
-                Err(e) => {
-                    tracing::error!(hub, error = %e, "the hub's join answer is not a JoinResponse");
-                    return Outcome::Retry;
-                }
-            },
-            409 => {
-                tracing::error!(hub, alias, message = %hub_message(&body), "the hub refused the join: alias taken; retrying slowly (pick another --name)");
-                return Outcome::RetrySlowly;
-            }
-            401 => {
-                tracing::error!(hub, message = %hub_message(&body), "the hub refused the join proof (wrong secret or clock skew); retrying");
-                return Outcome::Retry;
-            }
-            _ => {
-                tracing::warn!(hub, status = status.as_u16(), message = %hub_message(&body), "join failed; retrying");
-                return Outcome::Retry;
+        let joined = match self.join_once(http, url, hub, &request).await {
+            Ok(j) => j,
+            Err(d) => {
+                reporter.report(&d);
+                self.status.set_problem(Some(d.message.clone()));
+                return if d.needs_operator() {
+                    Outcome::RetrySlowly
+                } else {
+                    Outcome::Retry
+                };
             }
         };
         tracing::info!(hub, alias = %joined.alias, "joined the hub");
+        *reporter = Reporter::default();
+        self.status.set_problem(None);
         *backoff = BACKOFF_START;
         self.set_alias(Some(joined.alias.clone()));
         let interval = Duration::from_millis(joined.heartbeat_interval_ms.clamp(100, 600_000));

@@ -17,6 +17,7 @@ pub mod error;
 mod fast_path;
 pub mod handler;
 mod join;
+mod join_diagnosis;
 pub mod nats;
 pub mod progress;
 pub mod rest;

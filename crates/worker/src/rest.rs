@@ -1,5 +1,6 @@
-//! The REST face for cURL on the same listener: `/health` (public), `/v1/tools`,
-//! `POST /v1/tools/{name}`, `/v1/status`, `/v1/vms` and `/v1/vms/{uuid-or-name}`.
+//! The REST face for cURL on the same listener: `/health` (public liveness), `/ready`
+//! (public readiness: 503 until the cluster answers), `/v1/tools`, `POST /v1/tools/{name}`,
+//! `/v1/status`, `/v1/vms` and `/v1/vms/{uuid-or-name}`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
+use crate::join::JoinStatus;
 use crate::progress::ProgressReporter;
 use crate::state::WorkerState;
 
@@ -29,27 +31,22 @@ pub fn protected_routes(state: Shared) -> Router {
         .with_state(state)
 }
 
-/// Routes anyone may call.
-pub fn public_routes(state: Shared) -> Router {
+/// Routes anyone may call: liveness and readiness.
+pub(crate) fn public_routes(state: Shared, join: JoinStatus) -> Router {
     Router::new()
         .route("/health", get(health))
-        .with_state(state)
+        .route("/ready", get(ready))
+        .with_state((state, join))
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+    let message = message.into();
+    (status, Json(hyperfed_protocol::rest::error_body(&message))).into_response()
 }
 
 fn tool_error_status(message: &str) -> StatusCode {
-    if message.starts_with("no VM") || message.contains("no snapshot with uuid") {
-        StatusCode::NOT_FOUND
-    } else if message.contains("is ambiguous") {
-        StatusCode::CONFLICT
-    } else if message.contains("is unavailable right now") {
-        StatusCode::BAD_GATEWAY
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    }
+    StatusCode::from_u16(hyperfed_protocol::rest::tool_error_status(message))
+        .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
 }
 
 async fn run(state: &WorkerState, tool: &str, args: Map<String, Value>) -> Response {
@@ -59,15 +56,21 @@ async fn run(state: &WorkerState, tool: &str, args: Map<String, Value>) -> Respo
     }
 }
 
-async fn health(State(state): State<Shared>) -> Response {
-    let reachable = tokio::time::timeout(
+/// Whether the cluster answers `/ping` within 3 s.
+async fn cluster_reachable(state: &WorkerState) -> bool {
+    tokio::time::timeout(
         Duration::from_secs(3),
         state
             .cluster
             .raw(crate::cluster::Method::Get, "/ping", None),
     )
     .await
-    .is_ok_and(|r| r.is_ok_and(|(status, _)| status < 300));
+    .is_ok_and(|r| r.is_ok_and(|(status, _)| status < 300))
+}
+
+/// Liveness: 200 while the process serves HTTP, whatever the cluster does.
+async fn health(State((state, _)): State<(Shared, JoinStatus)>) -> Response {
+    let reachable = cluster_reachable(&state).await;
     let id = state.identity();
     Json(json!({
         "status": "up",
@@ -76,6 +79,31 @@ async fn health(State(state): State<Shared>) -> Response {
         "version": env!("CARGO_PKG_VERSION"),
     }))
     .into_response()
+}
+
+/// Readiness: 200 once the cluster answers, 503 (with the reason) until then.
+async fn ready(State((state, join)): State<(Shared, JoinStatus)>) -> Response {
+    let reachable = cluster_reachable(&state).await;
+    if reachable && state.identity().uuid.is_empty() {
+        let _ = state.refresh_identity().await;
+    }
+    let id = state.identity();
+    let hub = json!({
+        "joined_as": join.alias.read().ok().and_then(|g| g.clone()),
+        "problem": join.problem(),
+    });
+    if reachable {
+        return Json(json!({"ready": true, "cluster": id.name, "hub": hub})).into_response();
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({
+            "ready": false,
+            "error": "the cluster does not answer: check --hypercore-url, the network path to it and its credentials; the worker keeps retrying",
+            "hub": hub,
+        })),
+    )
+        .into_response()
 }
 
 async fn list_tools(State(state): State<Shared>) -> Response {
@@ -139,10 +167,7 @@ async fn vms(State(state): State<Shared>, Query(q): Query<HashMap<String, String
         };
         args.insert(k, value);
     }
-    match state
-        .call_tool("vm_list", args, ProgressReporter::none())
-        .await
-    {
+    match state.call_tool("vm_list", args, ProgressReporter::none()).await {
         Ok(v) => Json(v).into_response(),
         Err(m) if m.contains("is unavailable right now") => error(StatusCode::BAD_GATEWAY, m),
         Err(m) => error(StatusCode::BAD_REQUEST, m),

@@ -23,7 +23,7 @@ use crate::config::{ClusterSource, WorkerConfig};
 use crate::confirm::Confirmations;
 use crate::error::WorkerError;
 use crate::handler::WorkerMcp;
-use crate::join::Joiner;
+use crate::join::{JoinStatus, Joiner};
 use crate::rest;
 use crate::state::WorkerState;
 use crate::tls;
@@ -38,7 +38,7 @@ pub struct WorkerHandle {
     cancel: CancellationToken,
     server: JoinHandle<()>,
     joiner: Option<JoinHandle<()>>,
-    alias: Arc<RwLock<Option<String>>>,
+    join_status: JoinStatus,
     sim: Option<hypercore_sim::SimHandle>,
 }
 
@@ -70,7 +70,12 @@ impl WorkerHandle {
 
     /// The alias the hub registered this worker under, while joined.
     pub fn joined_alias(&self) -> Option<String> {
-        self.alias.read().ok().and_then(|g| g.clone())
+        self.join_status.alias.read().ok().and_then(|g| g.clone())
+    }
+
+    /// What the last failed join attempt said, while not joined (what to fix).
+    pub fn join_problem(&self) -> Option<String> {
+        self.join_status.problem()
     }
 
     /// The in-process simulator, for `--mock` workers.
@@ -249,6 +254,10 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     // The hub's Host and Origin checks (one implementation): no cross-site page drives this
     // worker, even without a token on loopback.
     let hosts = Arc::new(HostPolicy::new(addr, &allowed));
+    let join_status = JoinStatus {
+        alias: state.alias.clone(),
+        problem: Arc::default(),
+    };
 
     let cancel = CancellationToken::new();
     let mcp_state = state.clone();
@@ -287,7 +296,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
             policy.clone(),
             require_bearer,
         ))
-        .merge(rest::public_routes(state.clone()))
+        .merge(rest::public_routes(state.clone(), join_status.clone()))
         .layer(axum::middleware::from_fn_with_state(
             hosts,
             check_host_and_origin,
@@ -302,7 +311,6 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     });
     tracing::info!(mcp = %format!("{}/mcp", base_url(https, addr)), tls = https, read_only = config.read_only, "worker listening");
 
-    let alias = state.alias.clone();
     if let Some(join) = &config.join
         && join.advertise.is_none()
         && addr.ip().is_unspecified()
@@ -322,7 +330,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
             config: join,
             worker_url,
             state: state.clone(),
-            alias: alias.clone(),
+            status: join_status.clone(),
             cancel: cancel.child_token(),
         };
         tokio::spawn(j.run())
@@ -335,7 +343,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         cancel,
         server,
         joiner,
-        alias,
+        join_status,
         sim,
     })
 }
