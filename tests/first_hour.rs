@@ -285,3 +285,331 @@ fn run(args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+#[test]
+fn user_errors_are_one_line_without_a_backtrace() {
+    for args in [
+        &["worker", "--mock", "moon"][..],
+        &["hub", "--listen", "0.0.0.0:0", "--secret", "s"][..],
+        &["token", "list", "--data", "/nonexistent/hyperfed-data"][..],
+    ] {
+        let (ok, _, err) = run(args, &[("RUST_BACKTRACE", "1")]);
+        assert!(!ok, "{args:?}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.contains(" INFO ")).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {err}");
+        assert!(lines[0].starts_with("error: "), "{err}");
+        assert!(
+            !err.contains("backtrace") && !err.contains("Stack"),
+            "{err}"
+        );
+    }
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hyperfed-first-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn token_issue_refuses_a_directory_that_holds_no_hub() {
+    let dir = temp_dir("typo");
+    let d = dir.to_str().unwrap();
+    let (ok, out, err) = run(&["token", "issue", "--data", d, "--scope", "read"], &[]);
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(
+        err.contains("holds no hub") && err.contains("--data"),
+        "{err}"
+    );
+    assert!(!dir.exists(), "a typo must not create a directory");
+    let (ok, out, err) = run(
+        &["token", "issue", "--data", d, "--scope", "read", "--init"],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 1);
+    let (ok, _, err) = run(&["token", "issue", "--data", d, "--scope", "read"], &[]);
+    assert!(ok, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn issue(dir: &str, ttl: &str, subject: &str) -> String {
+    let (ok, out, err) = run(
+        &[
+            "token",
+            "issue",
+            "--data",
+            dir,
+            "--scope",
+            "read",
+            "--ttl",
+            ttl,
+            "--subject",
+            subject,
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    out.trim().to_owned()
+}
+
+async fn status_of(http: &reqwest::Client, base: &str, token: &str) -> (u16, String) {
+    let r = http
+        .get(format!("{base}/v1/status"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
+/// A hub with a data directory that requires tokens.
+fn hub_with_data(dir: &str, port: u16) -> Proc {
+    Proc::start(
+        "hub",
+        &[
+            "hub",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data",
+            dir,
+            "--require-token",
+        ],
+        &[("HYPERFED_SECRET", SECRET)],
+    )
+}
+
+#[tokio::test]
+async fn one_revoked_token_is_refused_by_the_running_hub() {
+    common::init();
+    let dir = temp_dir("revoke");
+    let d = dir.to_str().unwrap().to_owned();
+    let port = free_port();
+    let _hub = hub_with_data(&d, port);
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(wait_http_ok(&format!("{base}/health"), Duration::from_secs(20)).await);
+    let alice = issue(&d, "1h", "alice");
+    let bob = issue(&d, "1h", "bob");
+    let http = reqwest::Client::new();
+    assert_eq!(status_of(&http, &base, &alice).await.0, 200);
+    let (ok, list, err) = run(&["token", "list", "--data", &d], &[]);
+    assert!(ok, "{err}");
+    let line = list
+        .lines()
+        .find(|l| l.contains("alice"))
+        .expect("alice listed");
+    assert!(line.ends_with("active"), "{list}");
+    assert!(!list.contains(&alice), "the list never shows a token");
+    let id = line.split_whitespace().next().unwrap();
+    let (ok, _, err) = run(&["token", "revoke", "--data", &d, &id[..10]], &[]);
+    assert!(ok && err.contains("revoked token"), "{err}");
+    let (code, body) = status_of(&http, &base, &alice).await;
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("revoked"), "{body}");
+    assert_eq!(status_of(&http, &base, &bob).await.0, 200);
+    let (_, list, _) = run(&["token", "list", "--data", &d], &[]);
+    assert!(
+        list.lines()
+            .any(|l| l.contains("alice") && l.ends_with("revoked")),
+        "{list}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_after_the_leeway_on_rest_and_in_an_open_session() {
+    common::init();
+    let dir = temp_dir("leeway");
+    let d = dir.to_str().unwrap().to_owned();
+    let port = free_port();
+    let _hub = hub_with_data(&d, port);
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(wait_http_ok(&format!("{base}/health"), Duration::from_secs(20)).await);
+    let token = issue(&d, "1s", "short");
+    let key = hyperfed_hub::HubKey::load_or_create(&dir).unwrap();
+    let exp = hyperfed_hub::ClientClaims::read_any(&key, &token)
+        .unwrap()
+        .exp;
+    let http = reqwest::Client::new();
+    // Open an MCP session while the token is valid.
+    let transport = rmcp::transport::StreamableHttpClientTransport::from_config(
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            format!("{base}/mcp"),
+        )
+        .auth_header(token.clone()),
+    );
+    let client = rmcp::ServiceExt::serve((), transport)
+        .await
+        .expect("session opens");
+    client.list_all_tools().await.expect("tools while valid");
+    // Past expiry but inside the leeway: still accepted.
+    let now = hyperfed_protocol::join::unix_now();
+    if now <= exp + hyperfed_hub::auth::TOKEN_LEEWAY.as_secs() - 2 {
+        assert_eq!(status_of(&http, &base, &token).await.0, 200);
+    }
+    while hyperfed_protocol::join::unix_now() <= exp + hyperfed_hub::auth::TOKEN_LEEWAY.as_secs() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (code, body) = status_of(&http, &base, &token).await;
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("expired"), "{body}");
+    assert!(
+        client.list_all_tools().await.is_err(),
+        "an open session must refuse the expired token too"
+    );
+    let _ = client.cancel().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `hyperfed connect ARGS`, sends `initialize`, returns (stdout, stderr).
+fn connect(args: &[&str], envs: &[(&str, &str)]) -> (String, String) {
+    use std::io::Write as _;
+    let mut cmd = Command::new(bin());
+    cmd.arg("connect")
+        .args(args)
+        .env_remove("HYPERFED_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn connect");
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"desktop","version":"1"}}}"#;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = writeln!(stdin, "{init}");
+    }
+    let out = child.wait_with_output().expect("connect exits");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn connect_answers_initialize_with_what_is_wrong() {
+    common::init();
+    let port = free_port();
+    let _hub = Proc::start(
+        "hub",
+        &[
+            "hub",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--token",
+            "HT",
+        ],
+        &[("HYPERFED_SECRET", SECRET)],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(wait_http_ok(&format!("{base}/health"), Duration::from_secs(20)).await);
+    let mcp = format!("{base}/mcp");
+    let no_scheme = format!("127.0.0.1:{port}/mcp");
+    let nothing = format!("http://127.0.0.1:{}/mcp", free_port());
+    let cases: [(&str, &[(&str, &str)], &str); 5] = [
+        (
+            &mcp,
+            &[("HYPERFED_TOKEN", "wrong")],
+            "refused the token (HTTP 401)",
+        ),
+        (&mcp, &[], "needs a token (HTTP 401): set HYPERFED_TOKEN"),
+        (
+            &base,
+            &[("HYPERFED_TOKEN", "HT")],
+            "the MCP endpoint of a hub or worker is",
+        ),
+        (
+            &no_scheme,
+            &[("HYPERFED_TOKEN", "HT")],
+            "has no scheme: write it as http://",
+        ),
+        (
+            &nothing,
+            &[("HYPERFED_TOKEN", "HT")],
+            "is the hub (or worker) running at",
+        ),
+    ];
+    for (url, envs, says) in cases {
+        let (out, err) = connect(&[url], envs);
+        let reply: Value = serde_json::from_str(out.lines().next().unwrap_or("")).expect(&out);
+        assert_eq!(reply["id"], 1, "{reply}");
+        let message = reply["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{url}: {message}");
+        assert_eq!(err.lines().count(), 1, "one plain stderr line: {err}");
+        assert!(err.contains(says) && !err.contains("reqwest"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_the_demo_without_errors_or_session_ids() {
+    common::init();
+    let port = free_port();
+    let mut demo = Proc::start(
+        "demo",
+        &[
+            "demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--token",
+            "DT",
+        ],
+        &[],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(wait_http_ok(&format!("{base}/health"), Duration::from_secs(30)).await);
+    assert!(wait_log(&demo, "alias=dr-3", Duration::from_secs(30)));
+    let http = reqwest::Client::new();
+    // Calls through the hub open its sessions with the workers.
+    assert_eq!(status_of(&http, &base, "DT").await.0, 200);
+    demo.signal("INT");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Ok(Some(s)) = demo.child.try_wait() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the demo did not stop on Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+    let log = demo.log_text();
+    assert!(!log.contains("ERROR") && !log.contains("WARN"), "{log}");
+    assert!(!log.contains("session_id"), "{log}");
+}
+
+#[tokio::test]
+async fn log_format_json_writes_one_object_per_line() {
+    common::init();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let w = Proc::start(
+        "json",
+        &[
+            "--log-format",
+            "json",
+            "worker",
+            "--mock",
+            "edge",
+            "--listen",
+            &listen,
+        ],
+        &[],
+    );
+    assert!(wait_http_ok(&format!("http://{listen}/health"), Duration::from_secs(20)).await);
+    assert!(wait_log(&w, "worker listening", Duration::from_secs(10)));
+    let log = w.log_text();
+    let objects: Vec<Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect(l))
+        .collect();
+    let listening = objects
+        .iter()
+        .find(|o| o["message"] == "worker listening")
+        .expect("the listening line is JSON");
+    assert_eq!(listening["level"], "INFO");
+    assert!(
+        listening["fields"]["mcp"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("/mcp")
+    );
+}

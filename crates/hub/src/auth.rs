@@ -18,6 +18,14 @@ use crate::error::HubError;
 pub const KEY_FILE: &str = "hub.key";
 /// Longest lifetime a scoped token may be issued with.
 pub const MAX_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
+/// Grace period after a token's expiry for clock differences between the machine that issued
+/// it and the hub: a token is refused (401) once expiry plus this leeway has passed, on REST
+/// and on every request of an open MCP session.
+pub const TOKEN_LEEWAY: Duration = Duration::from_secs(5);
+/// File in the data directory listing issued tokens (one JSON object per line, no token).
+pub const ISSUED_FILE: &str = "tokens-issued.jsonl";
+/// File in the data directory listing revoked token ids (`jti`), one per line.
+pub const REVOKED_FILE: &str = "tokens-revoked";
 
 /// What a client token allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -62,9 +70,50 @@ impl FromStr for Scope {
     }
 }
 
-/// The 32-byte HMAC key scoped tokens are signed with; its Debug form is redacted.
+/// The 32-byte HMAC key scoped tokens are signed with, and (for a data directory) the
+/// revocation list checked on every verify; its Debug form is redacted.
 #[derive(Clone)]
-pub struct HubKey([u8; 32]);
+pub struct HubKey([u8; 32], Option<Arc<Revocations>>);
+
+/// The revoked token ids of a data directory, re-read whenever the file changes (so
+/// `hyperfed token revoke` takes effect on a running hub).
+pub struct Revocations {
+    path: PathBuf,
+    cache: std::sync::Mutex<(
+        Option<(std::time::SystemTime, u64)>,
+        std::collections::HashSet<String>,
+    )>,
+}
+
+impl Revocations {
+    /// The revocation list kept in `DIR/tokens-revoked`.
+    pub fn new(data_dir: &Path) -> Self {
+        Revocations {
+            path: data_dir.join(REVOKED_FILE),
+            cache: std::sync::Mutex::new((None, Default::default())),
+        }
+    }
+
+    /// True when `jti` is on the list (an unreadable list revokes nothing).
+    pub fn contains(&self, jti: &str) -> bool {
+        let stamp = std::fs::metadata(&self.path)
+            .ok()
+            .map(|m| (m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len()));
+        let Ok(mut cache) = self.cache.lock() else {
+            return false;
+        };
+        if cache.0 != stamp {
+            let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+            cache.1 = text
+                .lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim().to_owned())
+                .filter(|l| !l.is_empty())
+                .collect();
+            cache.0 = stamp;
+        }
+        cache.1.contains(jti)
+    }
+}
 
 impl std::fmt::Debug for HubKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,7 +142,7 @@ impl HubKey {
     pub fn generate() -> Self {
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
-        HubKey(key)
+        HubKey(key, None)
     }
 
     /// The key file path in a data directory.
@@ -103,6 +152,11 @@ impl HubKey {
 
     /// Reads `DIR/hub.key`, creating the directory and a new random key (mode 0600) if absent.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, HubError> {
+        let revocations = Some(Arc::new(Revocations::new(data_dir)));
+        Self::load_or_create_key(data_dir).map(|k| HubKey(k.0, revocations))
+    }
+
+    fn load_or_create_key(data_dir: &Path) -> Result<Self, HubError> {
         let path = Self::path(data_dir);
         if let Some(key) = Self::read(&path)? {
             return Ok(key);
@@ -139,7 +193,7 @@ impl HubKey {
 
     fn read(path: &Path) -> Result<Option<Self>, HubError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => unhex(&text).map(|k| Some(HubKey(k))).ok_or_else(|| {
+            Ok(text) => unhex(&text).map(|k| Some(HubKey(k, None))).ok_or_else(|| {
                 HubError::Config(format!(
                     "the key file {} is not 64 hex digits; delete it to make a new key (every issued token becomes invalid)",
                     path.display()
@@ -192,6 +246,9 @@ pub enum TokenError {
     /// Wrong signature, wrong algorithm or not a token at all.
     #[error("the bearer token is not valid for this hub")]
     Invalid,
+    /// Revoked with `hyperfed token revoke`.
+    #[error("the bearer token was revoked (hyperfed token revoke); ask for a new one")]
+    Revoked,
 }
 
 impl ClientClaims {
@@ -223,15 +280,31 @@ impl ClientClaims {
     /// Checks the signature (HS256 only) and expiry of `token`.
     pub fn verify(key: &HubKey, token: &str) -> Result<Self, TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
+        validation.leeway = TOKEN_LEEWAY.as_secs();
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.validate_aud = false;
         jsonwebtoken::decode::<ClientClaims>(token, &DecodingKey::from_secret(&key.0), &validation)
-            .map(|d| d.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
             })
+            .and_then(|d| match &key.1 {
+                Some(revoked) if revoked.contains(&d.claims.jti) => Err(TokenError::Revoked),
+                _ => Ok(d.claims),
+            })
+    }
+}
+
+impl ClientClaims {
+    /// The claims of a token signed with `key`, expired or revoked or not (to revoke it).
+    pub fn read_any(key: &HubKey, token: &str) -> Option<Self> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["sub"]);
+        validation.validate_aud = false;
+        jsonwebtoken::decode::<ClientClaims>(token, &DecodingKey::from_secret(&key.0), &validation)
+            .ok()
+            .map(|d| d.claims)
     }
 }
 
@@ -260,7 +333,29 @@ pub fn issue_token(
         ));
     }
     let key = HubKey::load_or_create(data_dir)?;
-    Ok(ClientClaims::new(subject, scope, ttl).sign(&key))
+    let claims = ClientClaims::new(subject, scope, ttl);
+    // The list `hyperfed token list` shows; the token itself is never stored.
+    let record = serde_json::json!({
+        "jti": claims.jti, "sub": claims.sub, "scope": claims.scope,
+        "iat": claims.iat, "exp": claims.exp,
+    });
+    append_line(&data_dir.join(ISSUED_FILE), &record.to_string())?;
+    Ok(claims.sign(&key))
+}
+
+/// Appends one line to a private (0600) file in the data directory.
+pub fn append_line(path: &Path, line: &str) -> Result<(), HubError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .and_then(|mut f| writeln!(f, "{line}"))
+        .map_err(|e| HubError::Config(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Who the auth middleware let in: the audit subject and what their token allows.
@@ -373,6 +468,43 @@ mod tests {
         }
         assert!(issue_token(&dir, Scope::Read, Duration::ZERO, "ci").is_err());
         assert!(issue_token(&dir, Scope::Read, Duration::from_secs(5), "a b").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn expiry_is_enforced_after_the_named_leeway() {
+        let key = HubKey::generate();
+        let leeway = TOKEN_LEEWAY.as_secs();
+        let mut c = ClientClaims::new("late", Scope::Read, Duration::from_secs(60));
+        c.exp = unix_now() - leeway + 2;
+        assert!(
+            ClientClaims::verify(&key, &c.sign(&key)).is_ok(),
+            "inside the leeway"
+        );
+        c.exp = unix_now() - leeway - 2;
+        assert!(matches!(
+            ClientClaims::verify(&key, &c.sign(&key)),
+            Err(TokenError::Expired)
+        ));
+    }
+
+    #[test]
+    fn a_revoked_token_is_refused_and_others_are_not() {
+        let dir = std::env::temp_dir().join(format!("hyperfed-revoke-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let a = issue_token(&dir, Scope::Read, Duration::from_secs(60), "a").unwrap();
+        let b = issue_token(&dir, Scope::Read, Duration::from_secs(60), "b").unwrap();
+        let key = HubKey::load_or_create(&dir).unwrap();
+        let jti = ClientClaims::verify(&key, &a).unwrap().jti;
+        let issued = std::fs::read_to_string(dir.join(ISSUED_FILE)).unwrap();
+        assert_eq!(issued.lines().count(), 2);
+        assert!(issued.contains(&jti) && !issued.contains(&a));
+        append_line(&dir.join(REVOKED_FILE), &jti).unwrap();
+        assert!(matches!(
+            ClientClaims::verify(&key, &a),
+            Err(TokenError::Revoked)
+        ));
+        assert!(ClientClaims::verify(&key, &b).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

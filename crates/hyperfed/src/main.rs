@@ -8,8 +8,9 @@ mod cmd;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 /// HyperFed: federate SCALE Computing HyperCore clusters behind one MCP endpoint.
 #[derive(Parser)]
@@ -18,6 +19,9 @@ struct Cli {
     /// Log filter (also RUST_LOG), e.g. `info`, `debug`, `hyperfed_hub=debug`.
     #[arg(long, global = true, env = "HYPERFED_LOG", default_value = "info")]
     log: String,
+    /// Log line format: text, or json (one object per line, for log shippers).
+    #[arg(long, global = true, env = "HYPERFED_LOG_FORMAT", value_enum, default_value_t = cmd::logging::LogFormat::Text)]
+    log_format: cmd::logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,30 +46,19 @@ enum Command {
     Token(cmd::token::TokenArgs),
 }
 
-fn init_tracing(filter: &str) {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_owned());
-    // rmcp logs every request at INFO; keep it quiet unless asked for.
-    let filter = if filter.contains("rmcp") {
-        filter
-    } else {
-        format!("{filter},rmcp=warn,sled=warn")
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
-}
-
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.log);
+    cmd::logging::init(&cli.log, cli.log_format);
     // One rustls crypto provider (ring) for the whole process.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    runtime.block_on(async move {
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&anyhow::anyhow!("cannot start the async runtime: {e}")),
+    };
+    let result = runtime.block_on(async move {
         match cli.command {
             Command::Mock(args) => cmd::mock::run(args).await,
             Command::Worker(args) => cmd::worker::run(*args).await,
@@ -76,5 +69,17 @@ fn main() -> anyhow::Result<()> {
             Command::Bench(args) => cmd::bench::run(args).await,
             Command::Token(args) => cmd::token::run(args).await,
         }
-    })
+    });
+    // Background tasks (open connections, signal handlers) must not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// A user error is a message and exit code 1, never a backtrace (even with RUST_BACKTRACE=1).
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
 }

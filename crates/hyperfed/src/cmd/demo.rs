@@ -142,9 +142,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let _ = shutdown_signal().await;
     eprintln!("stopping the demo");
-    for worker in workers {
-        worker.shutdown().await;
-    }
+    // The hub first, while its workers still answer: it closes its sessions with them
+    // cleanly instead of failing to delete sessions on workers that are already gone.
     hub.shutdown().await;
+    futures_join_all(workers).await;
     Ok(())
+}
+
+/// Shuts every worker down at once.
+async fn futures_join_all(workers: Vec<hyperfed_worker::WorkerHandle>) {
+    let mut set = tokio::task::JoinSet::new();
+    for w in workers {
+        set.spawn(w.shutdown());
+    }
+    while set.join_next().await.is_some() {}
 }

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod demo;
 pub mod demo_nats;
 pub mod hub;
+pub mod logging;
 pub mod mock;
 pub mod nats_args;
 pub mod shutdown;
