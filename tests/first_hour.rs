@@ -613,3 +613,61 @@ async fn log_format_json_writes_one_object_per_line() {
             .ends_with("/mcp")
     );
 }
+
+#[test]
+fn parsing_and_help_name_the_flag_and_the_defaults() {
+    let (ok, _, err) = run(
+        &["hub", "--listen", "127.0.0.1:0", "--fanout-timeout", "0s"],
+        &[("HYPERFED_SECRET", SECRET)],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("--fanout-timeout") && err.contains("above zero"),
+        "{err}"
+    );
+    let (_, worker_help, _) = run(&["worker", "--help"], &[]);
+    for needle in [
+        "[default: 120s]",
+        "[default: 1s]",
+        "http://127.0.0.1:8000",
+        "--token-file",
+        "the REST API",
+    ] {
+        assert!(worker_help.contains(needle), "worker --help lacks {needle}");
+    }
+    assert!(!worker_help.contains("7700"));
+    let (_, hub_help, _) = run(&["hub", "--help"], &[]);
+    for needle in [
+        "--token-file",
+        "/mcp and the REST API",
+        "a bare number is seconds",
+    ] {
+        assert!(hub_help.contains(needle), "hub --help lacks {needle}");
+    }
+    let (ok, default_seed, err) = run(&["mock", "truth", "--archetype", "edge"], &[]);
+    assert!(ok, "mock truth needs no --seed, like mock: {err}");
+    let (_, seed0, _) = run(
+        &["mock", "truth", "--archetype", "edge", "--seed", "0"],
+        &[],
+    );
+    assert_eq!(default_seed, seed0);
+}
+
+#[test]
+fn a_short_join_secret_is_warned_about() {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let h = Proc::start(
+        "hub",
+        &["hub", "--listen", &listen],
+        &[("HYPERFED_SECRET", "x")],
+    );
+    assert!(
+        wait_log(
+            &h,
+            "the join secret is only 1 character: use at least 16",
+            Duration::from_secs(20)
+        ),
+        "{}",
+        h.log_text()
+    );
+}

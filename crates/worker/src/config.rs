@@ -30,7 +30,7 @@ pub enum ClusterSource {
 /// How a worker joins a hub.
 #[derive(Debug, Clone)]
 pub struct JoinConfig {
-    /// Base URL of the hub, e.g. `http://127.0.0.1:7700`.
+    /// Base URL of the hub, e.g. `http://127.0.0.1:8000` (a trailing `/mcp` is accepted).
     pub hub_url: String,
     /// The shared join secret (never sent; proves membership by HMAC).
     pub secret: Secret,

@@ -27,6 +27,9 @@ pub struct HubArgs {
     /// Bearer token required from MCP clients and REST callers.
     #[arg(long, env = "HYPERFED_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// File whose first line is the client bearer token (instead of --token / HYPERFED_TOKEN).
+    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
     /// Directory of the hub database (registry and audit); temporary if omitted.
     #[arg(long = "data", value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -34,19 +37,19 @@ pub struct HubArgs {
     /// compact), namespaced, compact or both [default: auto].
     #[arg(long = "tools", value_name = "MODE")]
     pub tools: Option<ToolsMode>,
-    /// Per-cluster deadline of fan-out reads, e.g. 500ms, 2s [default: 5s].
+    /// Per-cluster deadline of fan-out reads, e.g. 500ms, 2s; a bare number is seconds [default: 5s].
     #[arg(long, value_parser = parse_duration)]
     pub fanout_timeout: Option<Duration>,
     /// Clusters one fan-out read calls at the same time, 1 to 4096 [default: 256].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub fanout_concurrency: Option<u16>,
-    /// Deadline of one call forwarded to a worker [default: 120s].
+    /// Deadline of one call forwarded to a worker, e.g. 120s [default: 120s].
     #[arg(long, value_parser = parse_duration)]
     pub call_timeout: Option<Duration>,
-    /// Heartbeat interval told to workers [default: 2s].
+    /// Heartbeat interval told to workers, e.g. 2s [default: 2s].
     #[arg(long, value_parser = parse_duration)]
     pub heartbeat_interval: Option<Duration>,
-    /// Extra Host header accepted on /mcp (repeatable; "*" disables the check).
+    /// Extra Host/Origin name accepted on /mcp and the REST API (repeatable; "*" disables the check).
     #[arg(long = "allowed-host", value_name = "HOST")]
     pub allowed_hosts: Vec<String>,
     /// Require a bearer token (the static --token or a scoped token from `hyperfed token issue`)
@@ -76,10 +79,29 @@ fn duration(
     key: &str,
     default: Duration,
 ) -> anyhow::Result<Duration> {
-    match (flag, file) {
-        (Some(d), _) => Ok(d),
-        (None, Some(s)) => parse_duration(s).map_err(|e| anyhow::anyhow!("config key {key}: {e}")),
-        (None, None) => Ok(default),
+    let flag_name = format!("--{}", key.replace('_', "-"));
+    let d = match (flag, file) {
+        (Some(d), _) => d,
+        (None, Some(s)) => {
+            parse_duration(s).map_err(|e| anyhow::anyhow!("config key {key}: {e}"))?
+        }
+        (None, None) => default,
+    };
+    if d.is_zero() {
+        bail!(
+            "{flag_name} (config key {key}) must be above zero, e.g. {}",
+            humantime_secs(default)
+        );
+    }
+    Ok(d)
+}
+
+/// `5s`, `120s`, `500ms`: how a default is suggested.
+fn humantime_secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
     }
 }
 
@@ -109,11 +131,13 @@ fn resolve(args: HubArgs) -> anyhow::Result<HubConfig> {
     if secret.is_empty() {
         bail!("the join secret is empty");
     }
-    let token = match (args.token, file.token, file.token_file) {
-        (Some(t), _, _) => Some(Secret::new(t)),
-        (None, Some(t), _) => Some(t),
-        (None, None, Some(path)) => Some(read_secret_file(&path)?),
-        (None, None, None) => None,
+    super::worker::warn_if_short(&secret);
+    let token = match (args.token, args.token_file, file.token, file.token_file) {
+        (Some(t), _, _, _) => Some(Secret::new(t)),
+        (None, Some(path), _, _) => Some(read_secret_file(&path)?),
+        (None, None, Some(t), _) => Some(t),
+        (None, None, None, Some(path)) => Some(read_secret_file(&path)?),
+        (None, None, None, None) => None,
     }
     .filter(|t| !t.is_empty());
     let require_token = args.require_token || file.require_token.unwrap_or(false);

@@ -40,8 +40,8 @@ pub struct TruthArgs {
     /// Cluster archetype (edge, datacenter, dr, lab); picked from the seed when omitted.
     #[arg(long)]
     pub archetype: Option<Archetype>,
-    /// Generation seed.
-    #[arg(long)]
+    /// Generation seed (the same default as `hyperfed mock`).
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Generate exactly this many VMs instead of the archetype's own count.
     #[arg(long)]
@@ -317,10 +317,11 @@ mod tests {
             &["--archetype", "cloud"],
             &["--session-error-status", "404"],
             &["--cert-out", "/tmp/c.pem"],
-            &["truth"],
             &["--listen", "localhost"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} must be refused");
         }
+        // `truth` defaults its seed like `hyperfed mock` does.
+        assert!(parse(&["truth"]).is_ok());
     }
 }

@@ -43,7 +43,7 @@ pub struct WorkerArgs {
     /// Start a simulated cluster in-process (archetype: edge, datacenter, dr, lab; default: from the seed).
     #[arg(long, value_name = "ARCHETYPE", num_args = 0..=1, default_missing_value = "auto")]
     pub mock: Option<String>,
-    /// Seed of the simulated cluster.
+    /// Seed of the simulated cluster [default: 1].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// With --mock: SMB shares as a directory (smb://host/share/path maps to DIR/host/share/path).
@@ -56,16 +56,19 @@ pub struct WorkerArgs {
     /// Serve MCP over stdin/stdout instead of HTTP (logs go to stderr).
     #[arg(long)]
     pub stdio: bool,
-    /// Bearer token required on everything but /health.
+    /// Bearer token required on everything but /health and /ready.
     #[arg(long, env = "HYPERFED_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// File whose first line is the bearer token (instead of --token / HYPERFED_TOKEN).
+    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
     /// Serve HTTPS: PEM certificate chain, leaf first (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// Serve HTTPS: PEM private key (PKCS#8, PKCS#1 or SEC1; needs --tls-cert).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Extra allowed Host header value (repeatable), e.g. worker.example.com or host:port.
+    /// Extra Host/Origin name accepted on /mcp and the REST API (repeatable), e.g. worker.example.com.
     #[arg(long = "allowed-host", value_name = "HOST")]
     pub allowed_hosts: Vec<String>,
     /// List and accept only read-only tools.
@@ -74,14 +77,14 @@ pub struct WorkerArgs {
     /// Let api_request send non-GET requests (each needs a confirmation token).
     #[arg(long)]
     pub allow_raw_writes: bool,
-    /// Longest an action waits for its task, e.g. 120s.
+    /// Longest an action waits for its task, e.g. 120s (a bare number is seconds) [default: 120s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
-    /// How long collection reads are reused, e.g. 1s; 0 disables (own actions invalidate).
+    /// How long collection reads are reused, e.g. 1s; 0 disables (own actions invalidate) [default: 1s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub read_cache_ttl: Option<Duration>,
 
-    /// Hub URL to join, e.g. http://127.0.0.1:7700.
+    /// Hub URL to join, e.g. http://127.0.0.1:8000 (the hub's /mcp URL works too).
     #[arg(long, value_name = "URL")]
     pub join: Option<String>,
     /// Shared join secret.
@@ -187,7 +190,10 @@ pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
             .parse()
             .context("default listen address")?,
     };
-    config.token = match (&args.token, &file.token_file) {
+    config.token = match (
+        &args.token,
+        args.token_file.as_ref().or(file.token_file.as_ref()),
+    ) {
         (Some(t), _) => Some(Secret::new(t.clone())),
         (None, Some(p)) => Some(read_secret_file(p, "token")?),
         (None, None) => None,
@@ -234,6 +240,7 @@ pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
                 bail!("--join needs the shared secret: --secret, HYPERFED_SECRET or --secret-file")
             }
         };
+        warn_if_short(&secret);
         config.join = Some(JoinConfig {
             hub_url: hub,
             secret,
@@ -243,6 +250,20 @@ pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
     }
     config.validate()?;
     Ok(config)
+}
+
+/// Shortest join secret accepted without a warning.
+pub const MIN_SECRET_LEN: usize = 16;
+
+/// Warns about a join secret too short to resist guessing.
+pub fn warn_if_short(secret: &Secret) {
+    let n = secret.expose().chars().count();
+    if n < MIN_SECRET_LEN {
+        tracing::warn!(
+            "the join secret is only {n} character{}: use at least {MIN_SECRET_LEN} random characters, e.g. `openssl rand -hex 32`",
+            if n == 1 { "" } else { "s" }
+        );
+    }
 }
 
 /// Runs `hyperfed worker`.
@@ -378,6 +399,15 @@ mod tests {
         assert_eq!(overridden.read_cache_ttl, Duration::ZERO);
         assert!(matches!(&overridden.cluster, ClusterSource::Mock(s) if s.seed == 11));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn token_file_flag_reads_the_token() {
+        let file = std::env::temp_dir().join(format!("hyperfed-token-{}", std::process::id()));
+        std::fs::write(&file, "from-file\n").unwrap();
+        let c = build_config(&parse(&["--mock", "--token-file", file.to_str().unwrap()])).unwrap();
+        assert!(c.token.as_ref().is_some_and(|t| t.matches("from-file")));
+        std::fs::remove_file(&file).ok();
     }
 
     #[test]
