@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Talk to a HyperFed hub or worker with the official MCP Python SDK (`pip install mcp`).
+"""Talk to a HyperFed hub or worker with the official MCP Python SDK.
+
+Needs the SDK first:  pip install mcp   (tested with mcp 2.3.0)
 
 Usage:
     python examples/python_client.py URL [--token T] [--mode legacy|auto|2026-07-28]
                                      [--call TOOL [--args JSON]]
 
-Without --call it lists the tools. The token defaults to $HYPERFED_TOKEN.
+Without --call it lists the tools. The token defaults to $HYPERFED_TOKEN. A failure prints
+one line saying what went wrong (exit code 2); a tool error prints the result (exit code 1).
 """
 
 import argparse
@@ -13,22 +16,56 @@ import asyncio
 import json
 import os
 import sys
+import urllib.error
+import urllib.request
 
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+try:
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+except ImportError:
+    print("error: the MCP Python SDK is not installed: pip install mcp", file=sys.stderr)
+    sys.exit(2)
 
 
-async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("url", help="MCP endpoint, e.g. http://127.0.0.1:8000/mcp")
-    parser.add_argument("--token", default=os.environ.get("HYPERFED_TOKEN"))
-    parser.add_argument("--mode", default="legacy", help="legacy (initialize handshake), auto, or 2026-07-28")
-    parser.add_argument("--call", help="tool to call")
-    parser.add_argument("--args", default="{}", help="JSON arguments for --call")
-    opts = parser.parse_args()
+def leaf(exc: BaseException) -> BaseException:
+    """The innermost exception of an exception group (the SDK wraps failures in task groups)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
-    headers = {"Authorization": f"Bearer {opts.token}"} if opts.token else None
+
+def explain(url: str, headers, exc: BaseException) -> str:
+    """One line saying why the session failed, from a plain HTTP probe of the endpoint."""
+    init = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "probe", "version": "1"}}}
+    body = json.dumps(init).encode()
+    req = urllib.request.Request(url, data=body, method="POST", headers={
+        **(headers or {}), "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream"})
+    try:
+        with urllib.request.urlopen(req, timeout=10):
+            status, text = 200, ""
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError, ValueError):
+        return f"cannot connect to {url}: is the hub (or worker) running there?"
+    try:
+        said = json.loads(text).get("error", "")
+    except (ValueError, AttributeError):
+        said = ""
+    said = f": {said}" if said else ""
+    if status == 401:
+        return f"{url} refused the token (HTTP 401{said}); pass --token or set HYPERFED_TOKEN"
+    if status in (404, 405):
+        return f"nothing serves MCP at {url} (HTTP {status}); the endpoint ends in /mcp"
+    if status >= 400:
+        return f"{url} answered HTTP {status}{said}"
+    return f"the MCP session with {url} failed: {leaf(exc)}"
+
+
+async def run(opts, headers) -> int:
     transport = streamable_http_client(opts.url, http_client=create_mcp_http_client(headers=headers))
     async with Client(transport, mode=opts.mode) as client:
         if opts.call:
@@ -51,5 +88,23 @@ async def main() -> int:
     return 0
 
 
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", help="MCP endpoint, e.g. http://127.0.0.1:8000/mcp")
+    parser.add_argument("--token", default=os.environ.get("HYPERFED_TOKEN"))
+    parser.add_argument("--mode", default="legacy", help="legacy (initialize handshake), auto, or 2026-07-28")
+    parser.add_argument("--call", help="tool to call")
+    parser.add_argument("--args", default="{}", help="JSON arguments for --call")
+    opts = parser.parse_args()
+    headers = {"Authorization": f"Bearer {opts.token}"} if opts.token else None
+    try:
+        return asyncio.run(run(opts, headers))
+    except KeyboardInterrupt:
+        return 130
+    except BaseException as exc:  # the SDK raises exception groups; show one line instead
+        print(f"error: {explain(opts.url, headers, exc)}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(main())

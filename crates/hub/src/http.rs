@@ -238,6 +238,17 @@ async fn audit(
     ))
 }
 
+/// A session DELETE answers 204 instead of rmcp's 202: the Python MCP SDK reads only 200 and
+/// 204 as a clean session end (and prints "Session termination failed: 202" otherwise).
+async fn session_end_no_content(req: Request, next: Next) -> Response {
+    let delete = req.method() == http::Method::DELETE;
+    let mut resp = next.run(req).await;
+    if delete && resp.status() == StatusCode::ACCEPTED {
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+    }
+    resp
+}
+
 /// Builds the whole router.
 pub(crate) fn router(hub: Arc<Hub>, bound: std::net::SocketAddr) -> Router {
     let policy = Arc::new(HostPolicy::new(bound, &hub.config().allowed_hosts));
@@ -275,7 +286,8 @@ pub(crate) fn router(hub: Arc<Hub>, bound: std::net::SocketAddr) -> Router {
             fast_path,
             mcp_fast_path,
         ))
-        .layer(axum::middleware::from_fn_with_state(limit, limit_sessions));
+        .layer(axum::middleware::from_fn_with_state(limit, limit_sessions))
+        .layer(axum::middleware::from_fn(session_end_no_content));
     let protected = Router::new()
         .merge(mcp)
         .route("/v1/clusters", get(clusters))

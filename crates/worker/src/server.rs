@@ -211,6 +211,20 @@ fn host_of(url: &str) -> Option<String> {
     Some(authority.to_owned())
 }
 
+/// A session DELETE answers 204 instead of rmcp's 202: the Python MCP SDK reads only 200 and
+/// 204 as a clean session end (and prints "Session termination failed: 202" otherwise).
+async fn session_end_no_content(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let delete = req.method() == axum::http::Method::DELETE;
+    let mut resp = next.run(req).await;
+    if delete && resp.status() == axum::http::StatusCode::ACCEPTED {
+        *resp.status_mut() = axum::http::StatusCode::NO_CONTENT;
+    }
+    resp
+}
+
 /// Starts a worker: connects, binds, serves MCP and REST, and joins the hub if configured.
 pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     config.validate()?;
@@ -283,7 +297,8 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         .layer(axum::middleware::from_fn_with_state(
             fast_path,
             mcp_fast_path,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(session_end_no_content));
     let router = Router::new()
         .merge(mcp)
         .merge(rest::protected_routes(state.clone()))
