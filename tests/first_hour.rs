@@ -671,3 +671,112 @@ fn a_short_join_secret_is_warned_about() {
         h.log_text()
     );
 }
+
+#[tokio::test]
+async fn refused_routed_calls_are_audited_with_their_cluster_and_audit_filters_work() {
+    common::init();
+    let dir = temp_dir("audit");
+    let d = dir.to_str().unwrap().to_owned();
+    let port = free_port();
+    let mut hub = hub_with_data(&d, port);
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(wait_http_ok(&format!("{base}/health"), Duration::from_secs(20)).await);
+    let w = Proc::start(
+        "dc1",
+        &[
+            "worker",
+            "--mock",
+            "datacenter",
+            "--seed",
+            "7",
+            "--listen",
+            "127.0.0.1:0",
+            "--join",
+            &base,
+            "--name",
+            "dc1",
+        ],
+        &[("HYPERFED_SECRET", SECRET)],
+    );
+    assert!(
+        wait_log(&w, "joined the hub", Duration::from_secs(20)),
+        "{}",
+        w.log_text()
+    );
+    let reader = issue(&d, "1h", "reader");
+    let (ok, admin, err) = run(
+        &[
+            "token",
+            "issue",
+            "--data",
+            &d,
+            "--scope",
+            "admin",
+            "--subject",
+            "boss",
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let admin = admin.trim();
+    let http = reqwest::Client::new();
+    for vm in ["dc1/file-01", "sql-01"] {
+        let r = http
+            .post(format!("{base}/v1/tools/vm_start"))
+            .bearer_auth(&reader)
+            .json(&json!({"vm": vm}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{vm}");
+    }
+    let audit = |q: &'static str| {
+        let http = http.clone();
+        let url = format!("{base}/v1/audit{q}");
+        let admin = admin.to_owned();
+        async move {
+            let r = http.get(url).bearer_auth(admin).send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (code, refused) = audit("?outcome=refused&subject=reader").await;
+    assert_eq!(code, 200);
+    assert_eq!(refused["count"], 2, "{refused}");
+    for e in refused["entries"].as_array().unwrap() {
+        assert_eq!(
+            e["cluster"], "dc1",
+            "a refused routed call names its cluster: {e}"
+        );
+    }
+    assert_eq!(audit("?cluster=dc9").await.1["count"], 0);
+    assert_eq!(audit("?since=1h&cluster=dc1").await.1["count"], 2);
+    assert_eq!(audit("?subject=boss").await.1["count"], 0);
+    let (code, bad) = audit("?since=yesterday").await;
+    assert_eq!(code, 400);
+    assert!(
+        bad["error"].as_str().unwrap_or("").starts_with("since"),
+        "{bad}"
+    );
+    drop(w);
+    hub.terminate(Duration::from_secs(10));
+    let (ok, out, err) = run(
+        &[
+            "audit",
+            "--data",
+            &d,
+            "--outcome",
+            "refused",
+            "--cluster",
+            "dc1",
+            "--since",
+            "1h",
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -165,6 +165,104 @@ pub(crate) fn page(
     Ok((out, more))
 }
 
+/// Which audit records to show: by subject (substring), cluster, outcome and time. Times are
+/// RFC 3339 (`2026-05-01T12:00:00Z`) or a duration ago (`30m`, `24h`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuditFilter {
+    /// Part of the subject, e.g. a scoped token's name (case-insensitive).
+    pub subject: Option<String>,
+    /// The cluster alias, exactly.
+    pub cluster: Option<String>,
+    /// The outcome, exactly (`ok`, `error`, `refused`, `unknown`, ...).
+    pub outcome: Option<String>,
+    /// Only records at or after this time.
+    pub since: Option<String>,
+    /// Only records at or before this time.
+    pub until: Option<String>,
+}
+
+/// An [`AuditFilter`] with its times resolved.
+#[derive(Debug, Clone)]
+pub struct AuditMatcher {
+    filter: AuditFilter,
+    since: Option<std::time::SystemTime>,
+    until: Option<std::time::SystemTime>,
+}
+
+fn parse_time(name: &str, value: &str) -> Result<std::time::SystemTime, String> {
+    let v = value.trim();
+    if let Ok(t) = humantime::parse_rfc3339_weak(v) {
+        return Ok(t);
+    }
+    hyperfed_protocol::parse_duration(v)
+        .ok()
+        .and_then(|d| std::time::SystemTime::now().checked_sub(d))
+        .ok_or_else(|| {
+            format!("{name} {v:?}: expected an RFC 3339 time like 2026-05-01T12:00:00Z or a duration ago like 30m or 24h")
+        })
+}
+
+impl AuditFilter {
+    /// Resolves the times; the error names the bad parameter.
+    pub fn matcher(self) -> Result<AuditMatcher, String> {
+        let since = self
+            .since
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_time("since", s))
+            .transpose()?;
+        let until = self
+            .until
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_time("until", s))
+            .transpose()?;
+        Ok(AuditMatcher {
+            filter: self,
+            since,
+            until,
+        })
+    }
+}
+
+impl AuditMatcher {
+    /// True when `e` passes every given condition.
+    pub fn matches(&self, e: &AuditEntry) -> bool {
+        let f = &self.filter;
+        let given = |o: &Option<String>| o.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+        if let Some(s) = given(&f.subject)
+            && !e.subject.to_lowercase().contains(&s.to_lowercase())
+        {
+            return false;
+        }
+        if given(&f.cluster).is_some_and(|c| c != e.cluster)
+            || given(&f.outcome).is_some_and(|o| o != e.outcome)
+        {
+            return false;
+        }
+        if self.since.is_some() || self.until.is_some() {
+            let Ok(t) = humantime::parse_rfc3339_weak(&e.time) else {
+                return false;
+            };
+            if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t > u) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The matching records of `all` (oldest first), at most the `limit` latest.
+    pub fn select(&self, all: Vec<AuditEntry>, limit: Option<usize>) -> Vec<AuditEntry> {
+        let mut out: Vec<AuditEntry> = all.into_iter().filter(|e| self.matches(e)).collect();
+        if let Some(l) = limit
+            && out.len() > l
+        {
+            out.drain(..out.len() - l);
+        }
+        out
+    }
+}
+
 /// Current time as RFC 3339 with milliseconds.
 pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
@@ -212,4 +310,82 @@ pub fn read_latest(data_dir: &Path, limit: Option<usize>) -> Result<Vec<AuditEnt
     })?;
     let tree = db.open_tree(AUDIT_TREE)?;
     entries(&tree, limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: u64, time: &str, subject: &str, cluster: &str, outcome: &str) -> AuditEntry {
+        AuditEntry {
+            id,
+            time: time.into(),
+            subject: subject.into(),
+            cluster: cluster.into(),
+            tool: "vm_start".into(),
+            exported_tool: "vm_start".into(),
+            arguments: Value::Null,
+            outcome: outcome.into(),
+            error: None,
+            task_tag: None,
+            completed: None,
+        }
+    }
+
+    #[test]
+    fn filters_by_subject_cluster_outcome_and_time() {
+        let all = vec![
+            entry(
+                1,
+                "2026-01-01T10:00:00.000Z",
+                "alice (scope operate) via rest",
+                "dc1",
+                "ok",
+            ),
+            entry(
+                2,
+                "2026-01-02T10:00:00.000Z",
+                "bob via mcp",
+                "dc2",
+                "refused",
+            ),
+            entry(
+                3,
+                "2026-01-03T10:00:00.000Z",
+                "alice (scope operate) via mcp",
+                "dc2",
+                "error",
+            ),
+        ];
+        let pick = |f: AuditFilter| -> Vec<u64> {
+            f.matcher()
+                .unwrap()
+                .select(all.clone(), None)
+                .iter()
+                .map(|e| e.id)
+                .collect()
+        };
+        let f =
+            |s: Option<&str>, c: Option<&str>, o: Option<&str>, since: Option<&str>| AuditFilter {
+                subject: s.map(Into::into),
+                cluster: c.map(Into::into),
+                outcome: o.map(Into::into),
+                since: since.map(Into::into),
+                until: None,
+            };
+        assert_eq!(pick(f(Some("ALICE"), None, None, None)), [1, 3]);
+        assert_eq!(pick(f(None, Some("dc2"), None, None)), [2, 3]);
+        assert_eq!(pick(f(None, None, Some("refused"), None)), [2]);
+        assert_eq!(
+            pick(f(None, None, None, Some("2026-01-02T00:00:00Z"))),
+            [2, 3]
+        );
+        assert_eq!(pick(f(None, None, None, Some("1h"))), Vec::<u64>::new());
+        let m = f(None, None, None, None).matcher().unwrap();
+        assert_eq!(m.select(all.clone(), Some(1)).len(), 1);
+        let bad = f(None, None, None, Some("yesterday"))
+            .matcher()
+            .unwrap_err();
+        assert!(bad.starts_with("since") && bad.contains("24h"), "{bad}");
+    }
 }

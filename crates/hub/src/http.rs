@@ -217,11 +217,17 @@ async fn call(
 struct AuditQuery {
     limit: Option<usize>,
     before: Option<u64>,
+    subject: Option<String>,
+    cluster: Option<String>,
+    outcome: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
 }
 
-/// `GET /v1/audit?limit=N&before=ID`: the latest records (100 by default, at most 1000),
-/// oldest first, with `next_before` for the older page. `admin` sees every record; a `read`
-/// or `operate` token only the calls made with its own subject.
+/// `GET /v1/audit?limit=N&before=ID&subject=&cluster=&outcome=&since=&until=`: the latest
+/// matching records (100 by default, at most 1000), oldest first, with `next_before` for the
+/// older page. `admin` sees every record; a `read` or `operate` token only the calls made
+/// with its own subject. `since`/`until` take RFC 3339 or a duration ago (`24h`).
 async fn audit(
     State(hub): State<Arc<Hub>>,
     Query(q): Query<AuditQuery>,
@@ -230,8 +236,16 @@ async fn audit(
     let who = principal.map_or_else(Principal::anonymous, |p| p.0);
     let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let own = (who.scope < Scope::Admin).then(|| who.subject.clone());
+    let filter = crate::audit::AuditFilter {
+        subject: q.subject,
+        cluster: q.cluster,
+        outcome: q.outcome,
+        since: q.since,
+        until: q.until,
+    };
+    let matcher = filter.matcher().map_err(HubError::BadRequest)?;
     let (entries, next) = hub.store().audit_page(q.before, limit, |e| {
-        own.as_deref().is_none_or(|sub| e.made_by(sub))
+        own.as_deref().is_none_or(|sub| e.made_by(sub)) && matcher.matches(e)
     })?;
     Ok(Json(
         json!({"count": entries.len(), "entries": entries, "next_before": next}),

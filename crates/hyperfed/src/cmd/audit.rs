@@ -1,5 +1,7 @@
 //! `hyperfed audit --data DIR`: prints the hub's audit trail (mutating calls through the hub)
-//! as JSON lines, oldest first. Reads the database directly, so the hub must be stopped.
+//! as JSON lines, oldest first, optionally filtered by subject, cluster, outcome and time.
+//! Reads the database directly, so the hub must be stopped (else `GET /v1/audit` with the
+//! same filters as query parameters).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -12,14 +14,38 @@ pub struct AuditArgs {
     /// The hub's data directory (its --data).
     #[arg(long = "data", value_name = "DIR")]
     pub data: PathBuf,
-    /// Print only the latest N entries.
+    /// Print only the latest N matching entries.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Only entries whose subject contains this (e.g. a scoped token's name).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Only entries of this cluster alias.
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Only entries with this outcome (ok, error, refused, unknown, confirmation_required, ...).
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// Only entries at or after this time: RFC 3339 or a duration ago (30m, 24h).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only entries at or before this time: RFC 3339 or a duration ago.
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 /// Runs `hyperfed audit`.
 pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
-    let entries = hyperfed_hub::audit::read_latest(&args.data, args.limit)?;
+    let matcher = hyperfed_hub::audit::AuditFilter {
+        subject: args.subject,
+        cluster: args.cluster,
+        outcome: args.outcome,
+        since: args.since,
+        until: args.until,
+    }
+    .matcher()
+    .map_err(|e| anyhow::anyhow!("--{e}"))?;
+    let entries = matcher.select(hyperfed_hub::audit::read(&args.data)?, args.limit);
     let mut out = std::io::stdout().lock();
     for entry in entries {
         let line = serde_json::to_string(&entry).context("cannot encode an audit entry")?;
