@@ -247,6 +247,9 @@ fn user_errors_are_one_line_without_a_backtrace() {
     }
 }
 
+/// A URL, the environment and what the answer must say.
+type ConnectCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 /// Runs `hyperfed connect ARGS`, sends `initialize`, returns (stdout, stderr).
 fn connect(args: &[&str], envs: &[(&str, &str)]) -> (String, String) {
     use std::io::Write as _;
@@ -292,7 +295,7 @@ async fn connect_answers_initialize_with_what_is_wrong() {
     let mcp = format!("{base}/mcp");
     let no_scheme = format!("127.0.0.1:{port}/mcp");
     let nothing = format!("http://127.0.0.1:{}/mcp", free_port());
-    let cases: [(&str, &[(&str, &str)], &str); 5] = [
+    let cases: [ConnectCase; 5] = [
         (
             &mcp,
             &[("HYPERFED_TOKEN", "wrong")],

@@ -75,14 +75,17 @@ impl FromStr for Scope {
 #[derive(Clone)]
 pub struct HubKey([u8; 32], Option<Arc<Revocations>>);
 
+/// The revocation file's (modified time, length) when read, and the ids it held.
+type RevokedCache = (
+    Option<(std::time::SystemTime, u64)>,
+    std::collections::HashSet<String>,
+);
+
 /// The revoked token ids of a data directory, re-read whenever the file changes (so
 /// `hyperfed token revoke` takes effect on a running hub).
 pub struct Revocations {
     path: PathBuf,
-    cache: std::sync::Mutex<(
-        Option<(std::time::SystemTime, u64)>,
-        std::collections::HashSet<String>,
-    )>,
+    cache: std::sync::Mutex<RevokedCache>,
 }
 
 impl Revocations {
