@@ -460,3 +460,118 @@ fn a_short_join_secret_is_warned_about() {
         h.log_text()
     );
 }
+
+/// A worker whose cluster does not answer is alive (`/health`) but not ready (`/ready` 503),
+/// joins anyway and shows as unreachable in `fleet_status`; once the cluster answers it
+/// re-joins with the cluster's identity.
+#[tokio::test]
+async fn a_worker_with_an_unreachable_cluster_joins_and_shows_as_unreachable() {
+    common::init();
+    let port = free_port();
+    let _hub = Proc::start(
+        "hub",
+        &[
+            "hub",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--token",
+            "HT",
+        ],
+        &[("HYPERFED_SECRET", SECRET)],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(wait_http_ok(&format!("{base}/health"), Duration::from_secs(20)).await);
+    let cluster_port = free_port();
+    let wlisten = format!("127.0.0.1:{}", free_port());
+    let w = Proc::start(
+        "dc1",
+        &[
+            "worker",
+            "--hypercore-url",
+            &format!("http://127.0.0.1:{cluster_port}"),
+            "--username",
+            "admin",
+            "--listen",
+            &wlisten,
+            "--join",
+            &base,
+            "--name",
+            "dc1",
+        ],
+        &[("HYPERFED_SECRET", SECRET), ("HYPERCORE_PASSWORD", "admin")],
+    );
+    assert!(
+        wait_log(&w, "joined the hub", Duration::from_secs(30)),
+        "{}",
+        w.log_text()
+    );
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("http://{wlisten}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "liveness stays up");
+    let ready = http
+        .get(format!("http://{wlisten}/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let ready: Value = ready.json().await.unwrap();
+    assert!(
+        ready["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("the cluster does not answer"),
+        "{ready}"
+    );
+    let fleet = |http: reqwest::Client, base: String| async move {
+        http.post(format!("{base}/v1/tools/fleet_status"))
+            .bearer_auth("HT")
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let status = fleet(http.clone(), base.clone()).await;
+    assert_eq!(status["clusters"][0]["cluster"], "dc1", "{status}");
+    assert_eq!(status["clusters"][0]["status"], "unreachable", "{status}");
+    // The cluster comes up: the worker re-joins with its identity and the hub shows it up.
+    let _cluster = Proc::start(
+        "cluster",
+        &[
+            "mock",
+            "--listen",
+            &format!("127.0.0.1:{cluster_port}"),
+            "--archetype",
+            "edge",
+            "--seed",
+            "3",
+        ],
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = fleet(http.clone(), base.clone()).await;
+        if status["clusters"][0]["status"] == "up"
+            && status["clusters"].as_array().map(Vec::len) == Some(1)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cluster never showed up: {status}\n{}",
+            w.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ready = http
+        .get(format!("http://{wlisten}/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+}

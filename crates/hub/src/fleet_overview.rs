@@ -122,7 +122,12 @@ async fn status_listing(hub: &Hub, args: &JsonObject) -> Result<Listing, HubErro
             }
             Err(e) => json!({
                 "cluster": a.alias,
-                "status": match hub.registry().health_of(&a.alias) { "up" => "error", other => other },
+                "status": match hub.registry().health_of(&a.alias) {
+                    // The worker answers but its cluster does not.
+                    "up" if e.contains("unavailable right now") || e.contains("not reachable") => "unreachable",
+                    "up" => "error",
+                    other => other,
+                },
                 "error": e,
             }),
         };

@@ -123,7 +123,12 @@ impl Registry {
     /// Why `alias` cannot be taken by `cluster_uuid` (another cluster holds it), or None.
     pub(crate) fn alias_conflict(&self, alias: &str, cluster_uuid: &str) -> Option<String> {
         self.clusters.get(alias).and_then(|e| {
-            (e.record.cluster_uuid != cluster_uuid).then(|| {
+            // A worker that joined while its cluster was unreachable re-joins with the real uuid.
+            let stand_in = e
+                .record
+                .cluster_uuid
+                .starts_with(hyperfed_protocol::join::PENDING_CLUSTER_PREFIX);
+            (e.record.cluster_uuid != cluster_uuid && !stand_in).then(|| {
                 format!(
                     "cluster alias '{alias}' is already used by cluster {}; choose another with --name",
                     e.record.cluster_name

@@ -38,6 +38,19 @@ pub enum JoinError {
     Token(String),
 }
 
+/// Prefix of the cluster uuid a worker joins with while its cluster has never answered, so the
+/// hub lists the cluster (as unreachable) instead of not at all. The hub lets the cluster's real
+/// uuid replace such a registration under the same alias.
+pub const PENDING_CLUSTER_PREFIX: &str = "pending-";
+
+/// The stand-in cluster uuid of a worker at `worker_url` whose cluster has not answered yet.
+pub fn pending_cluster_uuid(worker_url: &str) -> String {
+    use sha2::Digest as _;
+    let digest = Sha256::digest(worker_url.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{PENDING_CLUSTER_PREFIX}{hex}")
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
     SystemTime::now()

@@ -23,6 +23,8 @@ pub struct AuthPolicy {
     pub join_secret: Option<Secret>,
     /// For the cluster uuid (the hub token's audience).
     pub state: Arc<WorkerState>,
+    /// The stand-in uuid the worker joined with while its cluster has not answered.
+    pub pending_uuid: Option<String>,
 }
 
 impl AuthPolicy {
@@ -38,7 +40,10 @@ impl AuthPolicy {
             return true;
         }
         if let Some(secret) = &self.join_secret {
-            let uuid = self.state.identity().uuid;
+            let mut uuid = self.state.identity().uuid;
+            if uuid.is_empty() {
+                uuid = self.pending_uuid.clone().unwrap_or_default();
+            }
             if !uuid.is_empty() && CallClaims::verify(secret, &uuid, bearer).is_ok() {
                 return true;
             }

@@ -19,6 +19,8 @@ const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// Pause before retrying a join that only the operator can fix (wrong secret, alias taken).
 const OPERATOR_RETRY: Duration = Duration::from_secs(10);
+/// How long one attempt to learn the cluster's identity may take.
+const IDENTITY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The same diagnosis is logged again at most this often.
 const RELOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -208,16 +210,31 @@ impl Joiner {
         reporter: &mut Reporter,
     ) -> Outcome {
         let mut id = self.state.identity();
+        let mut pending = false;
         if id.uuid.is_empty() {
-            match self.state.refresh_identity().await {
-                Ok(i) => id = i,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot join the hub yet: the cluster identity is unknown");
-                    return Outcome::Retry;
+            match tokio::time::timeout(IDENTITY_TIMEOUT, self.state.refresh_identity()).await {
+                Ok(Ok(i)) => id = i,
+                failed => {
+                    // Join anyway under a stand-in identity: the hub then lists the cluster as
+                    // unreachable instead of not at all; the real identity replaces it later.
+                    let why = match failed {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => format!("no answer within {} s", IDENTITY_TIMEOUT.as_secs()),
+                    };
+                    tracing::warn!(error = %why, "the cluster does not answer; joining the hub anyway, where it shows as unreachable");
+                    id.uuid = hyperfed_protocol::join::pending_cluster_uuid(&self.worker_url);
+                    id.name = "(cluster not reachable yet)".into();
+                    pending = true;
                 }
             }
         }
-        let wanted = self.config.name.clone().unwrap_or_else(|| id.name.clone());
+        let wanted = self.config.name.clone().unwrap_or_else(|| {
+            if pending {
+                format!("c{}", id.uuid)
+            } else {
+                id.name.clone()
+            }
+        });
         let alias = ClusterAlias::normalise(&wanted)
             .or_else(|_| ClusterAlias::normalise(&format!("c{}", id.uuid)))
             .map(|a| a.as_str().to_owned())
@@ -250,6 +267,17 @@ impl Joiner {
         let mut token = joined.worker_token;
         loop {
             tokio::time::sleep(interval).await;
+            if pending
+                && tokio::time::timeout(IDENTITY_TIMEOUT, self.state.refresh_identity())
+                    .await
+                    .is_ok_and(|r| r.is_ok())
+            {
+                tracing::info!(
+                    hub,
+                    "the cluster answers now; re-joining the hub with its identity"
+                );
+                return Outcome::Retry;
+            }
             let resp = match http
                 .post(format!("{url}/v1/heartbeat"))
                 .bearer_auth(&token)

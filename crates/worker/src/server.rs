@@ -285,10 +285,20 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
             .with_json_response(true)
             .with_cancellation_token(cancel.child_token()),
     );
+    // The MCP URL the hub calls this worker at (and what the stand-in uuid is derived from).
+    let worker_url = config
+        .join
+        .as_ref()
+        .and_then(|j| j.advertise.clone())
+        .unwrap_or_else(|| format!("{}/mcp", base_url(https, addr)));
     let policy = AuthPolicy {
         token: config.token.clone(),
         join_secret: config.join.as_ref().map(|j| j.secret.clone()),
         state: state.clone(),
+        pending_uuid: config
+            .join
+            .as_ref()
+            .map(|_| hyperfed_protocol::join::pending_cluster_uuid(&worker_url)),
     };
     // Read-only tool calls take the MCP fast path (see hyperfed_http::mcp_fast_path).
     let fast_path = Arc::new(FastPath::new(WorkerFastPath(state.clone()), sessions));
@@ -337,10 +347,6 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         );
     }
     let joiner = config.join.clone().map(|join| {
-        let worker_url = join
-            .advertise
-            .clone()
-            .unwrap_or_else(|| format!("{}/mcp", base_url(https, addr)));
         let j = Joiner {
             config: join,
             worker_url,
