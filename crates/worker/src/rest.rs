@@ -167,7 +167,10 @@ async fn vms(State(state): State<Shared>, Query(q): Query<HashMap<String, String
         };
         args.insert(k, value);
     }
-    match state.call_tool("vm_list", args, ProgressReporter::none()).await {
+    match state
+        .call_tool("vm_list", args, ProgressReporter::none())
+        .await
+    {
         Ok(v) => Json(v).into_response(),
         Err(m) if m.contains("is unavailable right now") => error(StatusCode::BAD_GATEWAY, m),
         Err(m) => error(StatusCode::BAD_REQUEST, m),
