@@ -17,8 +17,8 @@ use crate::state::WorkerState;
 
 const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
-/// Pause before retrying a join that only the operator can fix (wrong secret, alias taken).
-const OPERATOR_RETRY: Duration = Duration::from_secs(10);
+/// Pause before retrying a join refused because another cluster holds the alias.
+const ALIAS_TAKEN_RETRY: Duration = Duration::from_secs(10);
 /// How long one attempt to learn the cluster's identity may take.
 const IDENTITY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The same diagnosis is logged again at most this often.
@@ -135,7 +135,7 @@ impl Joiner {
                     backoff = (backoff * 2).min(BACKOFF_MAX);
                     p
                 }
-                Outcome::RetrySlowly => jitter(OPERATOR_RETRY),
+                Outcome::RetrySlowly => jitter(ALIAS_TAKEN_RETRY),
             };
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
@@ -251,7 +251,8 @@ impl Joiner {
             Err(d) => {
                 reporter.report(&d);
                 self.status.set_problem(Some(d.message.clone()));
-                return if d.needs_operator() {
+                // Backoff grows to BACKOFF_MAX; a taken alias waits longer from the start.
+                return if d.problem == crate::join_diagnosis::Problem::AliasTaken {
                     Outcome::RetrySlowly
                 } else {
                     Outcome::Retry
