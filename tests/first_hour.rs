@@ -125,6 +125,9 @@ async fn hub_and_worker_rest_tool_calls_have_one_shape() {
             &format!("127.0.0.1:{port}"),
             "--token",
             "HT",
+            // The test names dc1__vm_get: namespaced explicitly, whatever auto would pick.
+            "--tools",
+            "namespaced",
         ],
         &[("HYPERFED_SECRET", SECRET)],
     );
