@@ -38,28 +38,8 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
 };
 
 async fn run(call: ToolCall<'_>) -> ToolResult {
-    let rows: Vec<Value> = match call.str_arg("vm") {
-        // One VM's disks come embedded in its record, stamped with its uuid.
-        Some(key) => {
-            let vm = call.resolve_vm(key).await?;
-            vm.block_devs
-                .iter()
-                .map(|disk| {
-                    let mut row = block_row(disk);
-                    row["vm_uuid"] = json!(vm.uuid);
-                    row
-                })
-                .collect()
-        }
-        None => call
-            .state
-            .cluster
-            .list::<VirDomainBlockDevice>()
-            .await
-            .map_err(|e| call.cluster_err(e))?
-            .iter()
-            .map(block_row)
-            .collect(),
-    };
+    let rows = call
+        .vm_device_rows::<VirDomainBlockDevice>(|vm| &vm.block_devs, block_row)
+        .await?;
     Ok(Value::Object(page(&call, "block_devices", rows, "vm")?))
 }

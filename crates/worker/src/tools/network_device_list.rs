@@ -35,28 +35,8 @@ pub(super) const SPEC: ToolSpec = ToolSpec {
 };
 
 async fn run(call: ToolCall<'_>) -> ToolResult {
-    let rows: Vec<Value> = match call.str_arg("vm") {
-        // One VM's NICs come embedded in its record, stamped with its uuid.
-        Some(key) => {
-            let vm = call.resolve_vm(key).await?;
-            vm.net_devs
-                .iter()
-                .map(|nic| {
-                    let mut row = nic_row(nic);
-                    row["vm_uuid"] = json!(vm.uuid);
-                    row
-                })
-                .collect()
-        }
-        None => call
-            .state
-            .cluster
-            .list::<VirDomainNetDevice>()
-            .await
-            .map_err(|e| call.cluster_err(e))?
-            .iter()
-            .map(nic_row)
-            .collect(),
-    };
+    let rows = call
+        .vm_device_rows::<VirDomainNetDevice>(|vm| &vm.net_devs, nic_row)
+        .await?;
     Ok(Value::Object(page(&call, "network_devices", rows, "vm")?))
 }

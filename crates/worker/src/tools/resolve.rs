@@ -1,7 +1,8 @@
 //! Finding what a call names: a VM by uuid or exact name (with precise errors for a missing,
 //! malformed or ambiguous key), a VM read fresh before an action, a snapshot of a given VM.
 
-use hypercore::model::{VirDomain, VirDomainSnapshot};
+use hypercore::model::{Collection, VirDomain, VirDomainSnapshot};
+use serde_json::{Value, json};
 
 use super::ToolCall;
 
@@ -24,6 +25,37 @@ pub(super) fn looks_like_uuid(text: &str) -> bool {
 }
 
 impl ToolCall<'_> {
+    /// Rows of a VM device collection: one VM's (embedded in its record, stamped with its
+    /// uuid) when the call names `vm`, else the whole collection.
+    pub(super) async fn vm_device_rows<T: Collection>(
+        &self,
+        embedded: fn(&VirDomain) -> &[T],
+        row: fn(&T) -> Value,
+    ) -> Result<Vec<Value>, String> {
+        match self.str_arg("vm") {
+            Some(key) => {
+                let vm = self.resolve_vm(key).await?;
+                Ok(embedded(&vm)
+                    .iter()
+                    .map(|device| {
+                        let mut out = row(device);
+                        out["vm_uuid"] = json!(vm.uuid);
+                        out
+                    })
+                    .collect())
+            }
+            None => Ok(self
+                .state
+                .cluster
+                .list::<T>()
+                .await
+                .map_err(|e| self.cluster_err(e))?
+                .iter()
+                .map(row)
+                .collect()),
+        }
+    }
+
     /// Finds a VM by uuid or exact name; the error names the problem precisely.
     pub(super) async fn resolve_vm(&self, key: &str) -> Result<VirDomain, String> {
         let key = key.trim();
