@@ -561,6 +561,16 @@ impl Hub {
         }
     }
 
+    /// Marks `alias` down at once (its worker's registration expired: it stays listed, as a
+    /// cluster whose heartbeats stopped does, until it registers again or leaves).
+    pub(crate) fn mark_down(self: &Arc<Self>, alias: &str, reason: &str) {
+        if let Some(record) = self.registry.mark_down(alias) {
+            let _ = self.store.touch_cluster(&record);
+            tracing::warn!(cluster = %alias, reason, "cluster marked down");
+            self.tools_changed();
+        }
+    }
+
     /// Marks clusters down whose heartbeats stopped; returns how many changed.
     pub(crate) fn check_health(self: &Arc<Self>) -> usize {
         let limit = self.config.heartbeat_interval * MISSED_HEARTBEATS;

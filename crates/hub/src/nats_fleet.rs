@@ -1,7 +1,8 @@
 //! A hub replica's NATS side (issue #11): connects to NATS, watches the fleet's signed
 //! registry and feeds it into the hub's own join path, so the catalog, `list_changed`, scopes,
 //! confirmation and audit stay what clients know. `Joined` joins the cluster with a `nats:`
-//! address, `ToolsChanged` re-lists, `Left`/`Expired` end the link and forget the cluster, and
+//! address, `ToolsChanged` re-lists, `Left` ends the link and forgets the cluster, `Expired`
+//! ends it and marks the cluster down (an edge site whose uplink dropped stays listed), and
 //! live registrations count as heartbeats. Every replica does the same from the same bucket.
 
 use std::sync::Arc;
@@ -103,8 +104,12 @@ async fn run(hub: Arc<Hub>, feed: Feed) {
                 gone(&hub, &links, &alias, "the worker left")
             }
             RegistryEvent::Expired { alias } => {
+                // A site whose uplink dropped stays in the fleet, down, until it registers
+                // again (Joined re-joins it) or leaves.
                 tokens.remove(&alias);
-                gone(&hub, &links, &alias, "the worker's heartbeats stopped")
+                let reason = "the worker's registration expired (its heartbeats stopped)";
+                end_link(&links, &alias, reason);
+                hub.mark_down(&alias, reason);
             }
         }
     }
@@ -139,12 +144,16 @@ async fn join(hub: &Arc<Hub>, reg: &Registration) -> Option<String> {
     }
 }
 
-fn gone(hub: &Arc<Hub>, links: &NatsLinks, alias: &str, reason: &'static str) {
+fn end_link(links: &NatsLinks, alias: &str, reason: &'static str) {
     if let Some((_, link)) = links.remove(alias)
         && let Some(link) = link.upgrade()
     {
         link.end(reason);
     }
+}
+
+fn gone(hub: &Arc<Hub>, links: &NatsLinks, alias: &str, reason: &'static str) {
+    end_link(links, alias, reason);
     tracing::info!(cluster = %alias, reason, "cluster gone from the NATS registry");
     hub.forget(alias);
 }

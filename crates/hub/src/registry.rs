@@ -198,6 +198,19 @@ impl Registry {
         changed
     }
 
+    /// Marks `alias` down now (its registration expired), ending its calls in flight;
+    /// returns its record when it was up.
+    pub(crate) fn mark_down(&self, alias: &str) -> Option<ClusterRecord> {
+        let mut e = self.clusters.get_mut(alias)?;
+        if e.health != Health::Up {
+            return None;
+        }
+        e.health = Health::Down;
+        e.up.cancel();
+        e.up = CancellationToken::new();
+        Some(e.record.clone())
+    }
+
     /// The link of `alias` while it is registered for `cluster_uuid`.
     pub(crate) fn link_of(&self, alias: &str, cluster_uuid: &str) -> Option<Arc<dyn WorkerLink>> {
         match self.clusters.get(alias) {

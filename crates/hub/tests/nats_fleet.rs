@@ -222,3 +222,81 @@ async fn two_replicas_three_portless_workers_over_nats() {
     drop(conn);
     drop(server);
 }
+
+/// Waits up to 30 s for `f` (a registration expires only after the bucket's 6 s max age).
+async fn within_30s(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn state_of(hub: &HubHandle, alias: &str) -> Option<Health> {
+    hub.clusters()
+        .into_iter()
+        .find(|c| c.alias == alias)
+        .map(|c| c.state)
+}
+
+/// An edge site whose uplink drops (no leave: the worker just stops answering and heartbeating)
+/// stays in the fleet, marked down, once its registration expires; calls to it say it is down;
+/// when it registers again it is up with the same alias.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_registration_marks_the_site_down_and_it_comes_back() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let fleet = FleetName::new("uplink").unwrap();
+    let secret = Secret::new(SECRET);
+    let hub = replica(&server.url(), &fleet).await;
+    let conn = NatsConnection::connect(&NatsOptions::new([server.url()]))
+        .await
+        .unwrap();
+    let stays = headless(Archetype::Edge, 31).await;
+    let drops = headless(Archetype::Edge, 32).await;
+    let attach_as = |alias: &'static str, w: &HeadlessWorker| {
+        let (conn, fleet, secret, state) = (&conn, &fleet, &secret, w.state());
+        async move {
+            attach(conn, fleet, secret, alias, state, RegistryConfig::default())
+                .await
+                .unwrap()
+        }
+    };
+    let a = attach_as("store-a", &stays).await;
+    let b = attach_as("store-b", &drops).await;
+    eventually("both sites up", || all_up(&hub, 2)).await;
+
+    // The uplink drops: no leave, no more heartbeats, no more answers.
+    drop(b);
+    within_30s("store-b marked down after its registration expired", || {
+        state_of(&hub, "store-b") == Some(Health::Down)
+    })
+    .await;
+    assert_eq!(state_of(&hub, "store-a"), Some(Health::Up));
+    assert_eq!(hub.cluster_count(), 2, "a site that went dark stays listed");
+    let (c, _) = client(&hub.mcp_url(), None).await;
+    let (out, is_error) = call(&c, "store-b__cluster_info", json!({})).await;
+    assert!(is_error, "{out}");
+    assert!(
+        out.to_string().contains("down"),
+        "the refusal says the cluster is down: {out}"
+    );
+
+    // The uplink returns: the site registers again under its alias and is up.
+    let b = attach_as("store-b", &drops).await;
+    within_30s("store-b up again", || all_up(&hub, 2)).await;
+    let (out, is_error) = call(&c, "store-b__cluster_info", json!({})).await;
+    assert!(!is_error, "{out}");
+
+    c.cancel().await.unwrap();
+    a.leave().await;
+    b.leave().await;
+    stays.shutdown().await;
+    drops.shutdown().await;
+    hub.shutdown().await;
+    drop(conn);
+    drop(server);
+}
