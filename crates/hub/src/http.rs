@@ -244,9 +244,12 @@ async fn audit(
         until: q.until,
     };
     let matcher = filter.matcher().map_err(HubError::BadRequest)?;
-    let (entries, next) = hub.store().audit_page(q.before, limit, |e| {
-        own.as_deref().is_none_or(|sub| e.made_by(sub)) && matcher.matches(e)
-    })?;
+    let (entries, next) = hub
+        .store()
+        .audit_page(q.before, limit, |e| {
+            own.as_deref().is_none_or(|sub| e.made_by(sub)) && matcher.matches(e)
+        })
+        .await?;
     Ok(Json(
         json!({"count": entries.len(), "entries": entries, "next_before": next}),
     ))

@@ -15,6 +15,7 @@ pub mod audit;
 mod call_context;
 mod catalog;
 pub mod cluster;
+mod fleet_audit;
 mod fleet_decl;
 mod intern;
 mod progress;
@@ -51,6 +52,7 @@ pub use auth::{ClientClaims, HubKey, Scope, issue_token};
 pub use cluster::{ClusterSummary, Health};
 pub use config::{HubConfig, NatsMode, TlsFiles, ToolsMode};
 pub use error::HubError;
+pub use fleet_audit::read_fleet as read_fleet_audit;
 
 use hub::Hub;
 use link::HttpConnector;
@@ -102,7 +104,7 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
     let store = Store::open(config.data_dir.as_deref())?;
     let (connector, nats_feed): (Box<dyn link::LinkConnector>, _) = match &config.nats {
         Some(mode) => {
-            let (c, feed) = nats_fleet::connect(mode, &config.secret).await?;
+            let (c, feed) = nats_fleet::connect(mode, &config.secret, &store).await?;
             (Box::new(c), Some(feed))
         }
         None => (Box::new(HttpConnector::new(&config)?), None),

@@ -17,8 +17,10 @@ use hyperfed_protocol::{ClusterAlias, JoinRequest};
 
 use crate::config::NatsMode;
 use crate::error::HubError;
+use crate::fleet_audit::FleetAudit;
 use crate::hub::Hub;
 use crate::link::{NatsConnector, NatsLinks, SCHEME};
+use crate::store::Store;
 
 /// The worker token of each cluster this replica joined, presented on its heartbeats.
 type Tokens = Arc<DashMap<String, String>>;
@@ -31,15 +33,19 @@ pub(crate) struct Feed {
     links: NatsLinks,
 }
 
-/// Connects to NATS and starts watching the fleet's registry; returns the link connector.
+/// Connects to NATS, opens the fleet's audit stream for `store` (records are mirrored into
+/// it from now on) and starts watching the fleet's registry; returns the link connector.
 pub(crate) async fn connect(
     mode: &NatsMode,
     secret: &hyperfed_protocol::Secret,
+    store: &Store,
 ) -> Result<(NatsConnector, Feed), HubError> {
     let nats = |e: &dyn std::fmt::Display| HubError::Config(format!("NATS: {e}"));
     let conn = NatsConnection::connect(&mode.options)
         .await
         .map_err(|e| nats(&e))?;
+    let audit = FleetAudit::open(&conn, &mode.fleet, store.replica_id()?).await?;
+    store.set_fleet_audit(audit);
     let watch = RegistryWatch::start(&conn, &mode.fleet, secret, RegistryConfig::default())
         .await
         .map_err(|e| nats(&e))?;

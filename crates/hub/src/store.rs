@@ -2,13 +2,14 @@
 //! handles live behind an Option so shutdown releases the database lock even if tasks linger.
 
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AUDIT_TREE, AuditEntry};
 use crate::cluster::ClusterRecord;
 use crate::error::HubError;
+use crate::fleet_audit::FleetAudit;
 
 const CLUSTERS_TREE: &str = "clusters";
 /// Join nonces seen (-> Unix seconds), kept for the proof's validity window across restarts.
@@ -19,6 +20,10 @@ const SLED_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 const TOOLS_TREE: &str = "cluster_tools";
 /// SHA-256 -> tool manifest JSON, stored once however many clusters offer it.
 const MANIFESTS_TREE: &str = "tool_manifests";
+/// Name of the sled tree holding this hub's own settings (its replica id).
+const META_TREE: &str = "meta";
+/// Key of the replica id in the meta tree.
+const REPLICA_ID: &[u8] = b"replica_id";
 /// First byte of a manifest reference (JSON text never starts with it).
 const MANIFEST_REF: u8 = 0;
 
@@ -61,6 +66,8 @@ struct Trees {
 /// The hub's sled database.
 pub(crate) struct Store {
     trees: RwLock<Option<Trees>>,
+    /// The fleet's audit stream, when this hub is a replica on NATS.
+    fleet_audit: OnceLock<FleetAudit>,
 }
 
 fn closed() -> HubError {
@@ -108,7 +115,34 @@ impl Store {
                 audit,
                 nonces,
             })),
+            fleet_audit: OnceLock::new(),
         })
+    }
+
+    /// This hub's id among the replicas of a fleet: random, made once and kept in its database.
+    pub(crate) fn replica_id(&self) -> Result<String, HubError> {
+        self.with(|t| {
+            let meta = t.db.open_tree(META_TREE)?;
+            if let Some(v) = meta.get(REPLICA_ID)? {
+                return Ok(String::from_utf8_lossy(&v).into_owned());
+            }
+            let fresh = format!("r{:016x}", rand::random::<u64>());
+            match meta.compare_and_swap(REPLICA_ID, None::<&[u8]>, Some(fresh.as_bytes()))? {
+                Ok(()) => {
+                    meta.flush()?;
+                    Ok(fresh)
+                }
+                Err(cas) => Ok(cas
+                    .current
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+                    .unwrap_or(fresh)),
+            }
+        })
+    }
+
+    /// Mirrors every audit record into the fleet's audit stream from now on.
+    pub(crate) fn set_fleet_audit(&self, audit: FleetAudit) {
+        let _ = self.fleet_audit.set(audit);
     }
 
     fn with<T>(&self, f: impl FnOnce(&Trees) -> Result<T, HubError>) -> Result<T, HubError> {
@@ -226,18 +260,37 @@ impl Store {
             Ok(t.audit.clone())
         })?;
         tree.flush_async().await?;
+        if let Some(fleet) = self.fleet_audit.get()
+            && let Err(e) = fleet.started(&entry).await
+        {
+            // Not stored fleet-wide: the action is not forwarded, and the record says why.
+            let mut refused = entry.clone();
+            refused.outcome = "error".into();
+            refused.error = Some(e.to_string());
+            refused.completed = Some(crate::audit::now_rfc3339());
+            self.write_audit(&refused).await?;
+            return Err(e);
+        }
         Ok(entry)
     }
 
-    /// Rewrites an audit entry (its task tag, its outcome), flushed to disk before returning.
-    pub(crate) async fn audit_complete(&self, entry: &AuditEntry) -> Result<(), HubError> {
-        let entry = entry.clone().bounded();
-        let bytes = serde_json::to_vec(&entry).map_err(|e| HubError::Storage(e.to_string()))?;
+    async fn write_audit(&self, entry: &AuditEntry) -> Result<(), HubError> {
+        let bytes = serde_json::to_vec(entry).map_err(|e| HubError::Storage(e.to_string()))?;
         let tree = self.with(|t| {
             t.audit.insert(entry.id.to_be_bytes(), bytes)?;
             Ok(t.audit.clone())
         })?;
         tree.flush_async().await?;
+        Ok(())
+    }
+
+    /// Rewrites an audit entry (its task tag, its outcome), flushed to disk before returning.
+    pub(crate) async fn audit_complete(&self, entry: &AuditEntry) -> Result<(), HubError> {
+        let entry = entry.clone().bounded();
+        self.write_audit(&entry).await?;
+        if let Some(fleet) = self.fleet_audit.get() {
+            fleet.completed(&entry).await?;
+        }
         Ok(())
     }
 
@@ -288,13 +341,17 @@ impl Store {
         })
     }
 
-    /// One page of the audit trail (see `audit::page`).
-    pub(crate) fn audit_page(
+    /// One page of the audit trail (see `audit::page`): the fleet's, read from its stream,
+    /// when this hub is a replica on NATS; else this hub's own.
+    pub(crate) async fn audit_page(
         &self,
         before: Option<u64>,
         limit: usize,
         keep: impl Fn(&AuditEntry) -> bool,
     ) -> Result<(Vec<AuditEntry>, Option<u64>), HubError> {
+        if let Some(fleet) = self.fleet_audit.get() {
+            return fleet.page(before, limit, keep).await;
+        }
         self.with(|t| crate::audit::page(&t.audit, before, limit, keep))
     }
 

@@ -1,7 +1,8 @@
 //! Issue #11 end to end on a real nats-server: three simulated clusters served over NATS by
 //! workers with no listening port (one process, one shared connection) and two hub replicas.
 //! Both replicas list the same tools, fleet totals equal the simulators' truths, a routed
-//! action sent through either replica changes only its VM, a registration forged without the
+//! action sent through either replica changes only its VM and is audited in the fleet's stream
+//! (both replicas show it), a registration forged without the
 //! secret is refused, and a worker leaving disappears from both replicas.
 
 mod common;
@@ -178,6 +179,31 @@ async fn two_replicas_three_portless_workers_over_nats() {
             assert_eq!(s0, s1, "VM {u} changed");
         }
     }
+
+    // Its audit record is in the fleet's JetStream stream: both replicas show the same one,
+    // completed, under the same id.
+    let http = reqwest::Client::new();
+    let mut seen = Vec::new();
+    for hub in &hubs {
+        let v: Value = http
+            .get(format!("{}/v1/audit", hub.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let records: Vec<&Value> = v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["tool"] == "vm_start" && e["arguments"]["vm"] == uuid)
+            .collect();
+        assert_eq!(records.len(), 1, "{v}");
+        assert_eq!(records[0]["outcome"], "ok", "{v}");
+        seen.push(records[0]["id"].clone());
+    }
+    assert_eq!(seen[0], seen[1]);
 
     // A registration made without the secret is refused by both replicas.
     let forged_keys = WorkerKeys::new(&Secret::new("not-the-secret"), &fleet, "forged").unwrap();

@@ -157,6 +157,18 @@ impl AuditLog {
         Ok(ack.sequence)
     }
 
+    /// The sequence of the newest stored entry (0 when none is).
+    pub async fn last_sequence(&self) -> Result<u64, StoreError> {
+        let unavailable = |e: &dyn std::fmt::Display| StoreError::Unavailable(e.to_string());
+        let stream = self
+            .js
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let info = stream.get_info().await.map_err(|e| unavailable(&e))?;
+        Ok(info.state.last_sequence)
+    }
+
     /// Reads up to `limit` entries from sequence `from` (1 for the oldest kept) up to the last
     /// stored when the read began.
     pub async fn read(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
