@@ -63,3 +63,44 @@ fn bench_smoke_completes_and_prints_json() {
             > 0
     );
 }
+
+/// `hyperfed bench --nats --smoke`: every NATS scenario runs against a real nats-server (the
+/// test skips loudly without one, and fails under CI=true) and every cluster answers.
+#[test]
+fn bench_nats_smoke_completes_and_prints_json() {
+    let server = match std::env::var("HYPERFED_NATS_SERVER") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but HYPERFED_NATS_SERVER is not set: .ci/run installs nats-server"
+            );
+            eprintln!("SKIP bench --nats: set HYPERFED_NATS_SERVER (scripts/install-nats.sh)");
+            return;
+        }
+    };
+    let out = Command::new(common::bin())
+        .args(["bench", "--nats", "--smoke"])
+        .env("HYPERFED_LOG", "warn")
+        .env("HYPERFED_NATS_SERVER", server)
+        .output()
+        .expect("run hyperfed bench --nats --smoke");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .expect("a JSON line");
+    let report: Value = serde_json::from_str(line).expect("valid JSON");
+    assert_eq!(report["added_latency"]["errors"], 0, "{report}");
+    assert_eq!(report["throughput"]["errors"], 0, "{report}");
+    let fan = &report["fanout"][0];
+    assert_eq!(fan["errors"], 0, "{report}");
+    assert_eq!(fan["clusters_answered"], fan["clusters"], "{report}");
+    assert!(fan["join_to_listed_p50_ms"].as_f64().is_some_and(|v| v > 0.0));
+}

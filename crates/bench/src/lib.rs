@@ -3,6 +3,7 @@
 //! tools/list and start-up, prints a table and one JSON line, and stops everything it started.
 
 pub mod mcp_client;
+pub mod nats;
 pub mod procfs;
 pub mod stats;
 
@@ -116,16 +117,27 @@ struct HubProcess {
 
 impl HubProcess {
     async fn start(bin: &PathBuf, tools_mode: &str) -> Result<Self, BenchError> {
+        Self::start_with(bin, tools_mode, &[], None).await
+    }
+
+    /// Starts a hub with extra arguments (e.g. `--nats URL`) and, if given, this join secret.
+    async fn start_with(
+        bin: &PathBuf,
+        tools_mode: &str,
+        extra: &[String],
+        secret: Option<Secret>,
+    ) -> Result<Self, BenchError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .map_err(|e| err(format!("no free port: {e}")))?;
         let token = random_hex(16);
-        let secret = Secret::new(random_hex(32));
+        let secret = secret.unwrap_or_else(|| Secret::new(random_hex(32)));
         let data_dir = std::env::temp_dir().join(format!("hyperfed-bench-{}", random_hex(6)));
         let listen = format!("127.0.0.1:{port}");
         let child = Command::new(bin)
             .args(["hub", "--listen", &listen, "--tools", tools_mode])
+            .args(extra)
             .arg("--data")
             .arg(&data_dir)
             .env("HYPERFED_SECRET", secret.expose())
@@ -549,7 +561,9 @@ pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
 
 fn count_answered(result: &Value) -> u64 {
     let s = result.get("structuredContent").unwrap_or(result);
-    s.pointer("/totals/clusters_answered")
+    s.get("clusters_answered")
+        .or_else(|| s.pointer("/totals/answered"))
+        .or_else(|| s.pointer("/totals/clusters_answered"))
         .or_else(|| s.get("answered"))
         .and_then(Value::as_u64)
         .unwrap_or_else(|| {

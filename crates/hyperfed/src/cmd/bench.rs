@@ -15,6 +15,10 @@ pub struct BenchArgs {
     /// Seconds of the throughput test (default 10).
     #[arg(long)]
     pub seconds: Option<u64>,
+    /// Run the NATS scenarios instead (needs nats-server: scripts/install-nats.sh, then
+    /// HYPERFED_NATS_SERVER=PATH); --fanout sizes up to 10000 (default 100,2000).
+    #[arg(long)]
+    pub nats: bool,
 }
 
 /// Runs `hyperfed bench`.
@@ -25,6 +29,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         BenchOptions::full(bin)
     };
+    if args.nats {
+        opts.fanout_sizes = if args.smoke { vec![3] } else { vec![100, 2000] };
+        if let Some(sizes) = &args.fanout {
+            if sizes.iter().any(|&n| n == 0 || n > 10_000) {
+                anyhow::bail!("--fanout: each fleet size must be from 1 to 10000 with --nats");
+            }
+            opts.fanout_sizes = sizes.clone();
+        }
+        if let Some(s) = args.seconds {
+            opts.throughput_for = std::time::Duration::from_secs(s.max(1));
+        }
+        let report = hyperfed_bench::nats::run(&opts).await?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
     if let Some(sizes) = args.fanout {
         if sizes.iter().any(|&n| n == 0 || n > 2000) {
             anyhow::bail!("--fanout: each fleet size must be from 1 to 2000");
