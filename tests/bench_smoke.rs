@@ -102,5 +102,9 @@ fn bench_nats_smoke_completes_and_prints_json() {
     let fan = &report["fanout"][0];
     assert_eq!(fan["errors"], 0, "{report}");
     assert_eq!(fan["clusters_answered"], fan["clusters"], "{report}");
-    assert!(fan["join_to_listed_p50_ms"].as_f64().is_some_and(|v| v > 0.0));
+    assert!(
+        fan["join_to_listed_p50_ms"]
+            .as_f64()
+            .is_some_and(|v| v > 0.0)
+    );
 }

@@ -86,6 +86,8 @@ type RevokedCache = (
 pub struct Revocations {
     path: PathBuf,
     cache: std::sync::Mutex<RevokedCache>,
+    /// Ids revoked fleet-wide (hub replicas on NATS), added as the fleet's list changes.
+    fleet: std::sync::RwLock<std::collections::HashSet<String>>,
 }
 
 impl Revocations {
@@ -94,11 +96,31 @@ impl Revocations {
         Revocations {
             path: data_dir.join(REVOKED_FILE),
             cache: std::sync::Mutex::new((None, Default::default())),
+            fleet: Default::default(),
         }
+    }
+
+    /// Adds an id revoked fleet-wide.
+    pub(crate) fn add_fleet(&self, jti: String) {
+        if let Ok(mut f) = self.fleet.write() {
+            f.insert(jti);
+        }
+    }
+
+    /// The ids in this data directory's list that the fleet's list lacks.
+    pub(crate) fn local_only(&self) -> Vec<String> {
+        // Refresh the file cache first (the id looked up is never a real one).
+        let _ = self.contains("");
+        let local = self.cache.lock().map(|c| c.1.clone()).unwrap_or_default();
+        let fleet = self.fleet.read().map(|f| f.clone()).unwrap_or_default();
+        local.difference(&fleet).cloned().collect()
     }
 
     /// True when `jti` is on the list (an unreadable list revokes nothing).
     pub fn contains(&self, jti: &str) -> bool {
+        if self.fleet.read().is_ok_and(|f| f.contains(jti)) {
+            return true;
+        }
         let stamp = std::fs::metadata(&self.path)
             .ok()
             .map(|m| (m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len()));
@@ -146,6 +168,11 @@ impl HubKey {
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
         HubKey(key, None)
+    }
+
+    /// The revocation list this key checks (keys of a data directory have one).
+    pub(crate) fn revocations(&self) -> Option<Arc<Revocations>> {
+        self.1.clone()
     }
 
     /// The key file path in a data directory.

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use hyperfed_nats::{
-    Caller, LiveRegistrations, NatsConnection, Registration, RegistryConfig, RegistryEvent,
-    RegistryWatch,
+    Caller, FleetName, FleetRevocations, LiveRegistrations, NatsConnection, Registration,
+    RegistryConfig, RegistryEvent, RegistryWatch,
 };
 use hyperfed_protocol::{ClusterAlias, JoinRequest};
 
+use crate::auth::Revocations;
 use crate::config::NatsMode;
 use crate::error::HubError;
 use crate::fleet_audit::FleetAudit;
@@ -28,6 +29,7 @@ type Tokens = Arc<DashMap<String, String>>;
 /// What the replica's registry feed needs once the hub exists.
 pub(crate) struct Feed {
     conn: NatsConnection,
+    fleet: FleetName,
     watch: RegistryWatch,
     caller: Arc<Caller>,
     links: NatsLinks,
@@ -60,6 +62,7 @@ pub(crate) async fn connect(
         connector,
         Feed {
             conn,
+            fleet: mode.fleet.clone(),
             watch,
             caller,
             links,
@@ -75,12 +78,17 @@ pub(crate) fn spawn(hub: Arc<Hub>, feed: Feed) -> tokio::task::JoinHandle<()> {
 async fn run(hub: Arc<Hub>, feed: Feed) {
     let Feed {
         conn,
+        fleet,
         mut watch,
         caller,
         links,
     } = feed;
     let tokens: Tokens = Arc::new(DashMap::new());
     let beats = tokio::spawn(heartbeats(hub.clone(), watch.live(), tokens.clone()));
+    let revocations = hub
+        .key()
+        .revocations()
+        .map(|list| tokio::spawn(sync_revocations(conn.clone(), fleet.clone(), list)));
     let stop = hub.shutdown_token().clone();
     loop {
         let event = tokio::select! {
@@ -120,6 +128,9 @@ async fn run(hub: Arc<Hub>, feed: Feed) {
         }
     }
     beats.abort();
+    if let Some(r) = revocations {
+        r.abort();
+    }
     drop(caller);
     drop(conn);
 }
@@ -162,6 +173,43 @@ fn gone(hub: &Arc<Hub>, links: &NatsLinks, alias: &str, reason: &'static str) {
     end_link(links, alias, reason);
     tracing::info!(cluster = %alias, reason, "cluster gone from the NATS registry");
     hub.forget(alias);
+}
+
+/// How often a replica offers the ids revoked in its own data directory to the fleet.
+const REVOCATION_SYNC: Duration = Duration::from_secs(1);
+
+/// Keeps this replica's revocation list and the fleet's in step: ids revoked fleet-wide are
+/// refused here at once, and ids revoked here (`hyperfed token revoke --data DIR` on this
+/// replica's directory) are offered to the fleet within a second.
+async fn sync_revocations(conn: NatsConnection, fleet: FleetName, list: Arc<Revocations>) {
+    let revoked = loop {
+        match FleetRevocations::open(&conn, &fleet).await {
+            Ok(r) => break r,
+            Err(e) => {
+                tracing::warn!(error = %e, "the fleet's revocation list is unavailable; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    };
+    let mut ids = revoked.watch();
+    let mut tick = tokio::time::interval(REVOCATION_SYNC);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            id = ids.recv() => match id {
+                Some(id) => list.add_fleet(id),
+                None => return,
+            },
+            _ = tick.tick() => {
+                for id in list.local_only() {
+                    match revoked.revoke(&id).await {
+                        Ok(()) => list.add_fleet(id),
+                        Err(e) => tracing::warn!(error = %e, "could not revoke a token fleet-wide; retrying"),
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Live registrations count as heartbeats through the hub's own heartbeat path (the KV

@@ -10,9 +10,12 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{SECRET, call, client, eventually};
+use common::{SECRET, TempDir, call, client, eventually};
 use hypercore_sim::Archetype;
-use hyperfed_hub::{Health, HubConfig, HubHandle, NatsMode, ToolsMode};
+use hyperfed_hub::auth::{REVOKED_FILE, append_line};
+use hyperfed_hub::{
+    ClientClaims, Health, HubConfig, HubHandle, HubKey, NatsMode, Scope, ToolsMode, issue_token,
+};
 use hyperfed_nats::testing::NatsServer;
 use hyperfed_nats::{
     ClusterIdentity, FleetName, NatsConnection, NatsOptions, Registrar, RegistryConfig, WorkerKeys,
@@ -324,5 +327,75 @@ async fn an_expired_registration_marks_the_site_down_and_it_comes_back() {
     drops.shutdown().await;
     hub.shutdown().await;
     drop(conn);
+    drop(server);
+}
+
+async fn status_with(http: &reqwest::Client, hub: &HubHandle, token: &str) -> u16 {
+    http.get(format!("{}/v1/clusters", hub.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// A scoped token issued for the fleet (replicas sharing one hub key) is accepted by every
+/// replica, and revoking it in one replica's data directory refuses it on every replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_revoked_on_one_replica_is_refused_by_every_replica() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let fleet = FleetName::new("tokens").unwrap();
+    let (dir_a, dir_b) = (TempDir::new("replica-a"), TempDir::new("replica-b"));
+    let token = issue_token(
+        &dir_a.0,
+        Scope::Read,
+        Duration::from_secs(600),
+        "fleet-reader",
+    )
+    .expect("token issued");
+    // The fleet's replicas share one hub key (README: copy hub.key into each --data).
+    std::fs::copy(HubKey::path(&dir_a.0), HubKey::path(&dir_b.0)).unwrap();
+    let start = |dir: &TempDir| {
+        let mut cfg = HubConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(SECRET));
+        cfg.token = Some(Secret::new("static-admin-token"));
+        cfg.data_dir = Some(dir.0.clone());
+        cfg.nats = Some(NatsMode {
+            options: NatsOptions::new([server.url()]),
+            fleet: fleet.clone(),
+        });
+        hyperfed_hub::start(cfg)
+    };
+    let hubs = [start(&dir_a).await.unwrap(), start(&dir_b).await.unwrap()];
+    let http = reqwest::Client::new();
+    for hub in &hubs {
+        assert_eq!(status_with(&http, hub, &token).await, 200);
+    }
+
+    // Revoked in replica A's directory (what `hyperfed token revoke --data A` writes).
+    let jti = ClientClaims::verify(&HubKey::load_or_create(&dir_a.0).unwrap(), &token)
+        .unwrap()
+        .jti;
+    append_line(&dir_a.0.join(REVOKED_FILE), &jti).unwrap();
+    assert_eq!(status_with(&http, &hubs[0], &token).await, 401);
+    let mut refused = false;
+    for _ in 0..300 {
+        if status_with(&http, &hubs[1], &token).await == 401 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused, "replica B refuses the token revoked on replica A");
+    // Other tokens are unaffected.
+    assert_eq!(
+        status_with(&http, &hubs[1], "static-admin-token").await,
+        200
+    );
+    for hub in hubs {
+        hub.shutdown().await;
+    }
     drop(server);
 }

@@ -8,6 +8,7 @@ pub mod call;
 pub mod connect;
 pub mod error;
 pub mod registry;
+pub mod revocations;
 pub mod serve;
 pub mod sign;
 pub mod subject;
@@ -22,6 +23,7 @@ pub use registry::{
     ClusterIdentity, Heartbeats, LiveRegistrations, RefusalCounts, Registrar, Registration,
     RegistryConfig, RegistryEvent, RegistryWatch, WorkerKeys,
 };
+pub use revocations::FleetRevocations;
 pub use serve::{
     CallHandler, IncomingCall, ProgressSink, ServeOptions, ServeStats, Serving, serve,
 };

@@ -76,6 +76,11 @@ impl FleetName {
         format!("hyperfed_{}_registry", self.0)
     }
 
+    /// The KV bucket holding the fleet's revoked client-token ids: `hyperfed_<fleet>_revoked`.
+    pub fn revocation_bucket(&self) -> String {
+        format!("hyperfed_{}_revoked", self.0)
+    }
+
     /// The JetStream stream holding the fleet's audit log: `hyperfed_<fleet>_audit`.
     pub fn audit_stream(&self) -> String {
         format!("hyperfed_{}_audit", self.0)
