@@ -39,6 +39,9 @@ pub struct AuditEntry {
     /// When the outcome was recorded (RFC 3339, UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed: Option<String>,
+    /// The hub operation this call is one stage of (vm_place, vm_move), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
 }
 
 /// Largest JSON of a record's arguments kept whole; larger ones are replaced by their size,
@@ -329,6 +332,7 @@ mod tests {
             error: None,
             task_tag: None,
             completed: None,
+            operation: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Who is calling and how to reach them: the audit subject, the token's scope, where the
 //! client wants progress and the cancellation of its request.
 
+use rmcp::service::{Peer, RoleServer};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Scope;
@@ -17,6 +18,10 @@ pub(crate) struct CallContext {
     pub cancel: CancellationToken,
     /// What the caller's token allows.
     pub scope: Scope,
+    /// The client's MCP session (for sampling), when the call came over MCP.
+    pub peer: Option<Peer<RoleServer>>,
+    /// The hub operation a forwarded call belongs to (its audit records carry it).
+    pub operation: Option<String>,
 }
 
 impl CallContext {
@@ -27,6 +32,8 @@ impl CallContext {
             progress: None,
             cancel: CancellationToken::new(),
             scope,
+            peer: None,
+            operation: None,
         }
     }
 }

@@ -293,7 +293,7 @@ pub(crate) fn build(mode: ToolsMode, clusters: &[CatalogCluster]) -> Catalog {
             tool.name.to_string(),
             Route {
                 target: Target::Fleet(which),
-                mutating: false,
+                mutating: !is_read_only(&tool),
             },
         );
         tools.push(tool);
@@ -488,7 +488,7 @@ mod tests {
     #[test]
     fn compact_mode_requires_cluster_for_non_vm_tools() {
         let c = build(ToolsMode::Compact, &[view("dc1", Health::Up)]);
-        assert_eq!(c.tools.len(), 3 + 3);
+        assert_eq!(c.tools.len(), 7 + 3);
         let list = c.tools.iter().find(|t| t.name == "vm_list").unwrap();
         assert_eq!(list.input_schema["required"], json!(["cluster"]));
         assert!(!c.routes.contains_key("dc1__vm_list"));

@@ -13,168 +13,15 @@ use crate::auth;
 use crate::call_context::CallContext;
 use crate::catalog::{FleetTool, Target};
 use crate::error::HubError;
-use crate::fan_out::raw_arguments;
+pub(crate) use crate::audited::{result_json, result_text};
+use crate::audited::forward_audited;
 use crate::fleet::{resolve_vm, vm_search};
 use crate::fleet_overview::{fleet_conditions, fleet_status};
-use crate::forward::{forward, forward_stateless, outcome_unknown};
 use crate::hub::Hub;
+use crate::placement;
 
 fn error_result(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message.into())])
-}
-
-/// The JSON a tool result carries: its structured content, else its first text parsed as JSON.
-pub(crate) fn result_json(result: &CallToolResult) -> Option<Value> {
-    if let Some(v) = &result.structured_content {
-        return Some(v.clone());
-    }
-    result
-        .content
-        .iter()
-        .find_map(|c| c.as_text().map(|t| t.text.clone()))
-        .and_then(|t| serde_json::from_str(&t).ok())
-}
-
-/// The text of a tool result (its text blocks joined), for error messages.
-pub(crate) fn result_text(result: &CallToolResult) -> String {
-    let text: Vec<String> = result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect();
-    if text.is_empty() {
-        result
-            .structured_content
-            .as_ref()
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "the worker reported an error without details".into())
-    } else {
-        text.join("\n")
-    }
-}
-
-fn task_tag(result: &CallToolResult) -> Option<String> {
-    let v = result_json(result)?;
-    match v.get("task_tag")? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// Forwards a call to a worker tool, writing the audit record first for mutating tools.
-async fn forward_audited(
-    hub: &Hub,
-    exported: &str,
-    alias: &str,
-    tool: &str,
-    arguments: JsonObject,
-    mutating: bool,
-    ctx: &CallContext,
-) -> Result<CallToolResult, HubError> {
-    if !mutating {
-        if ctx.progress.is_some() {
-            return forward(hub, alias, tool, arguments, ctx, false, None)
-                .await
-                .0;
-        }
-        // Reads without progress take the stateless call (one plain-JSON request).
-        let raw = raw_arguments(&arguments)?;
-        let bytes = forward_stateless(
-            hub,
-            alias,
-            tool,
-            Some(&raw),
-            &ctx.cancel,
-            hub.config().call_timeout,
-        )
-        .await?;
-        return serde_json::from_slice(&bytes).map_err(|e| HubError::Upstream {
-            alias: alias.to_owned(),
-            message: format!("the worker's result is malformed: {e}"),
-        });
-    }
-    // Refuse at once (and without an audit record) when the cluster cannot take calls.
-    hub.live_link(alias)?;
-    let entry = AuditEntry {
-        id: 0,
-        time: now_rfc3339(),
-        subject: ctx.subject.clone(),
-        cluster: alias.to_owned(),
-        tool: tool.to_owned(),
-        exported_tool: exported.to_owned(),
-        arguments: redact_json(&Value::Object(arguments.clone())),
-        outcome: "pending".into(),
-        error: None,
-        task_tag: None,
-        completed: None,
-    };
-    let mut entry = hub.store().audit_begin(entry).await?;
-    // The task tag goes into the pending record as soon as the worker names it, so a hub
-    // killed mid-call can ask the worker about the task when it restarts.
-    let (tag_tx, mut tag_rx) = tokio::sync::oneshot::channel::<String>();
-    let call = forward(hub, alias, tool, arguments, ctx, true, Some(tag_tx));
-    tokio::pin!(call);
-    let mut watching = true;
-    let (result, seen_tag) = loop {
-        tokio::select! {
-            out = &mut call => break out,
-            tag = &mut tag_rx, if watching => {
-                watching = false;
-                if let Ok(tag) = tag {
-                    entry.task_tag = Some(tag);
-                    if let Err(e) = hub.store().audit_complete(&entry).await {
-                        tracing::warn!(error = %e, id = entry.id, "could not note the task tag in an audit record");
-                    }
-                }
-            }
-        }
-    };
-    let result = match result {
-        Ok(r) if r.is_error == Some(true) => {
-            entry.outcome = "error".into();
-            entry.error = Some(result_text(&r).chars().take(2000).collect());
-            entry.task_tag = seen_tag;
-            Ok(r)
-        }
-        Ok(r) => {
-            let confirm = result_json(&r)
-                .and_then(|v| v.get("confirmation_required").and_then(Value::as_bool))
-                .unwrap_or(false);
-            entry.outcome = if confirm {
-                "confirmation_required"
-            } else {
-                "ok"
-            }
-            .into();
-            entry.task_tag = task_tag(&r).or(seen_tag);
-            Ok(r)
-        }
-        Err(HubError::UpstreamLost { alias, message }) => {
-            // The worker may have acted before it was lost: say so, with the task if known.
-            let e = outcome_unknown(alias, message, seen_tag.as_deref());
-            entry.outcome = "unknown".into();
-            entry.task_tag = seen_tag;
-            entry.error = Some(e.to_string());
-            Err(e)
-        }
-        Err(e) => {
-            entry.outcome = if ctx.cancel.is_cancelled() {
-                "cancelled"
-            } else {
-                "error"
-            }
-            .into();
-            entry.task_tag = seen_tag;
-            entry.error = Some(e.to_string());
-            Err(e)
-        }
-    };
-    entry.completed = Some(now_rfc3339());
-    if let Err(e) = hub.store().audit_complete(&entry).await {
-        tracing::warn!(error = %e, id = entry.id, "could not complete an audit record");
-    }
-    result
 }
 
 /// Serves any exported tool name. `Err` only for unknown tools; every other failure is a
@@ -215,14 +62,20 @@ pub(crate) async fn call_tool_typed(
         return Err(HubError::Forbidden(why));
     }
     let outcome = match &route.target {
-        Target::Fleet(which) => {
-            let v = match which {
-                FleetTool::Status => fleet_status(hub, &args).await,
-                FleetTool::VmSearch => vm_search(hub, &args).await,
-                FleetTool::Conditions => fleet_conditions(hub, &args).await,
-            };
-            v.map(CallToolResult::structured)
-        }
+        Target::Fleet(which) => match which {
+            FleetTool::VmPlace => placement::vm_place(hub, &args, ctx).await,
+            FleetTool::VmMove => placement::vm_move(hub, &args, ctx).await,
+            _ => {
+                let v = match which {
+                    FleetTool::Status => fleet_status(hub, &args).await,
+                    FleetTool::VmSearch => vm_search(hub, &args).await,
+                    FleetTool::Conditions => fleet_conditions(hub, &args).await,
+                    FleetTool::PlacementAsk => placement::placement_ask(hub, &args).await,
+                    _ => placement::placement_select(hub, &args, ctx).await,
+                };
+                v.map(CallToolResult::structured)
+            }
+        },
         Target::Namespaced { alias, tool } => {
             forward_audited(hub, name, alias, tool, args, route.mutating, ctx).await
         }
@@ -336,6 +189,7 @@ async fn audit_refusal(
         error: Some(why.to_owned()),
         task_tag: None,
         completed: Some(now),
+        operation: ctx.operation.clone(),
     };
     if let Err(e) = hub.store().audit_begin(entry).await {
         tracing::warn!(error = %e, "cannot record a refused call in the audit log");

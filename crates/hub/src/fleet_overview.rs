@@ -131,6 +131,10 @@ async fn status_listing(hub: &Hub, args: &JsonObject) -> Result<Listing, HubErro
                 "error": e,
             }),
         };
+        let mut row = row;
+        if hub.trust().known(&a.alias) {
+            row["trust"] = hub.trust().get(&a.alias).to_json();
+        }
         *by_health.entry(health_word(&row).to_owned()).or_default() += 1;
         if only.as_deref().is_none_or(|h| h == health_word(&row)) {
             rows.push(row);

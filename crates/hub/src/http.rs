@@ -213,6 +213,38 @@ async fn call(
     })
 }
 
+/// `POST /v1/placement`: the arguments of `placement_select` (ranked table), or with
+/// `"dispatch": true` and a `name` those of `vm_place` (the VM is created on the first).
+async fn placement(
+    State(hub): State<Arc<Hub>>,
+    principal: Option<axum::Extension<Principal>>,
+    body: axum::body::Bytes,
+) -> Result<Response, HubError> {
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| HubError::BadRequest(format!("the request body is not JSON: {e}")))?;
+    let mut args = dispatch::as_object(v)?.unwrap_or_default();
+    let tool = match args.remove("dispatch") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => "placement_select",
+        Some(Value::Bool(true)) => "vm_place",
+        Some(_) => {
+            return Err(HubError::BadRequest(
+                "'dispatch' must be true or false".into(),
+            ));
+        }
+    };
+    let who = principal.map_or_else(Principal::anonymous, |p| p.0);
+    let ctx = CallContext::plain(who.audit_subject("rest"), who.scope);
+    let result = match dispatch::call_tool_typed(&hub, tool, Some(args), &ctx).await? {
+        Ok(result) => result,
+        Err(e) => return Ok(e.into_response()),
+    };
+    if result.is_error == Some(true) {
+        let message = dispatch::result_text(&result);
+        return Ok(error(StatusCode::UNPROCESSABLE_ENTITY, message));
+    }
+    Ok(Json(dispatch::result_json(&result).unwrap_or(Value::Null)).into_response())
+}
+
 #[derive(Deserialize)]
 struct AuditQuery {
     limit: Option<usize>,
@@ -313,6 +345,7 @@ pub(crate) fn router(hub: Arc<Hub>, bound: std::net::SocketAddr) -> Router {
         .route("/v1/tools", get(tools))
         .route("/v1/tools/{name}", post(call))
         .route("/v1/audit", get(audit))
+        .route("/v1/placement", post(placement))
         // Inside authentication: only authenticated bodies are buffered and checked.
         .layer(axum::middleware::from_fn(
             hyperfed_http::jsonrpc::reject_malformed_json,

@@ -26,6 +26,8 @@ use crate::registry::{LiveCluster, LiveLink, Registry};
 use crate::snapshots::Snapshots;
 use crate::store::{Manifest, Store};
 use crate::tools_budget;
+use crate::operations::PendingMoves;
+use crate::trust::TrustBook;
 use crate::validate;
 use crate::vm_index::VmIndex;
 use crate::worker_token::{WorkerTokenClaims, WorkerTokens, new_join_id};
@@ -92,6 +94,10 @@ pub(crate) struct Hub {
     refusals: RefusalLimiter,
     /// The address the HTTP listener is bound to (a worker URL naming it is refused).
     bound: std::sync::OnceLock<std::net::SocketAddr>,
+    /// Every cluster's placement claims against outcomes.
+    trust: TrustBook,
+    /// vm_move operations waiting for the caller to confirm the source's deletion.
+    pending_moves: PendingMoves,
 }
 
 /// A link's events, delivered to the hub that registered it (if it still runs).
@@ -136,6 +142,7 @@ impl Hub {
             };
             registry.insert(LiveCluster::reconnecting(record, tools));
         }
+        let trust = TrustBook::load(&store);
         let hub = Arc::new(Hub {
             config,
             connector,
@@ -160,6 +167,8 @@ impl Hub {
             relisting: DashMap::new(),
             refusals: RefusalLimiter::default(),
             bound: std::sync::OnceLock::new(),
+            trust,
+            pending_moves: PendingMoves::default(),
         });
         hub.rebuild_catalog();
         Ok(hub)
@@ -223,6 +232,16 @@ impl Hub {
     /// Which cluster owns which VM.
     pub(crate) fn vm_index(&self) -> &VmIndex {
         &self.vm_index
+    }
+
+    /// Every cluster's trust record.
+    pub(crate) fn trust(&self) -> &TrustBook {
+        &self.trust
+    }
+
+    /// vm_move operations waiting for the source deletion to be confirmed.
+    pub(crate) fn pending_moves(&self) -> &PendingMoves {
+        &self.pending_moves
     }
 
     /// Fleet query results kept for paging.

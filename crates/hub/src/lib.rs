@@ -22,20 +22,24 @@ mod progress;
 mod snapshots;
 mod store;
 mod tools_budget;
+mod trust;
 mod validate;
 mod vm_index;
 // The worker link (one trait, HTTP behind it), the registry and the hub.
 mod hub;
 mod link;
 mod nats_fleet;
+mod operations;
 mod registry;
 // Serving calls.
+mod audited;
 mod dispatch;
 mod fan_out;
 mod fleet;
 mod fleet_overview;
 mod fleet_page;
 mod forward;
+mod placement;
 mod recovery;
 // Front ends.
 mod fast_path;

@@ -118,6 +118,8 @@ impl ServerHandler for HubServer {
             scope: who.scope,
             progress: ctx.meta.get_progress_token().map(|t| (ctx.peer.clone(), t)),
             cancel: ctx.ct.clone(),
+            peer: Some(ctx.peer.clone()),
+            operation: None,
         };
         match dispatch::call_tool(&self.hub, &request.name, request.arguments, &call).await {
             Ok(result) => Ok(result.into()),

@@ -24,6 +24,8 @@ const MANIFESTS_TREE: &str = "tool_manifests";
 const META_TREE: &str = "meta";
 /// Key of the replica id in the meta tree.
 const REPLICA_ID: &[u8] = b"replica_id";
+/// alias -> the cluster's trust record (JSON; see `trust`).
+const TRUST_TREE: &str = "trust";
 /// First byte of a manifest reference (JSON text never starts with it).
 const MANIFEST_REF: u8 = 0;
 
@@ -61,6 +63,7 @@ struct Trees {
     manifests: sled::Tree,
     audit: sled::Tree,
     nonces: sled::Tree,
+    trust: sled::Tree,
 }
 
 /// The hub's sled database.
@@ -106,6 +109,7 @@ impl Store {
         let manifests = db.open_tree(MANIFESTS_TREE)?;
         let audit = db.open_tree(AUDIT_TREE)?;
         let nonces = db.open_tree(NONCES_TREE)?;
+        let trust = db.open_tree(TRUST_TREE)?;
         Ok(Store {
             trees: RwLock::new(Some(Trees {
                 db,
@@ -114,6 +118,7 @@ impl Store {
                 manifests,
                 audit,
                 nonces,
+                trust,
             })),
             fleet_audit: OnceLock::new(),
         })
@@ -337,6 +342,26 @@ impl Store {
                     t.nonces.remove(key)?;
                 }
             }
+            Ok(())
+        })
+    }
+
+    /// Every stored trust record: (alias, JSON).
+    pub(crate) fn trust_records(&self) -> Result<Vec<(String, Vec<u8>)>, HubError> {
+        self.with(|t| {
+            let mut out = Vec::new();
+            for item in t.trust.iter() {
+                let (key, value) = item?;
+                out.push((String::from_utf8_lossy(&key).into_owned(), value.to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Writes one cluster's trust record (JSON), flushed in the background.
+    pub(crate) fn put_trust(&self, alias: &str, json: &[u8]) -> Result<(), HubError> {
+        self.with(|t| {
+            t.trust.insert(alias.as_bytes(), json)?;
             Ok(())
         })
     }
