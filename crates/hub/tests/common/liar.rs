@@ -62,6 +62,8 @@ pub struct LiarState {
     pub task_state: Mutex<String>,
     /// Actions that hang without naming a task (no progress at all).
     pub silent: Mutex<Vec<String>>,
+    /// Canned answers by tool name: (JSON, is_error), served before anything else.
+    pub answers: Mutex<std::collections::HashMap<String, (Value, bool)>>,
     peers: Mutex<Vec<rmcp::service::Peer<RoleServer>>>,
 }
 
@@ -131,6 +133,17 @@ impl ServerHandler for LiarHandler {
             .lock()
             .unwrap()
             .push((req.name.to_string(), args.clone()));
+        let canned = self.0.answers.lock().unwrap().get(req.name.as_ref()).cloned();
+        if let Some((v, is_error)) = canned {
+            return Ok(if is_error {
+                CallToolResult::error(vec![ContentBlock::text(
+                    v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()),
+                )])
+            } else {
+                CallToolResult::structured(v)
+            }
+            .into());
+        }
         if req.name == "task_status" {
             let state = self.0.task_state.lock().unwrap().clone();
             return Ok(CallToolResult::structured(json!({
@@ -236,6 +249,7 @@ impl Liar {
             pages: AtomicUsize::new(0),
             task_state: Mutex::new("COMPLETE".into()),
             silent: Mutex::new(Vec::new()),
+            answers: Mutex::new(std::collections::HashMap::new()),
             peers: Mutex::new(Vec::new()),
         });
         let stop = CancellationToken::new();
@@ -290,6 +304,15 @@ impl Liar {
     /// Changes how it lists its tools.
     pub fn set_listing(&self, listing: Listing) {
         *self.state.listing.lock().unwrap() = listing;
+    }
+
+    /// Answers `tool` with `answer` (an error result when `is_error`, its text the string).
+    pub fn set_answer(&self, tool: &str, answer: Value, is_error: bool) {
+        self.state
+            .answers
+            .lock()
+            .unwrap()
+            .insert(tool.to_owned(), (answer, is_error));
     }
 
     /// Changes how it answers actions.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod liar;
+pub mod sims;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
