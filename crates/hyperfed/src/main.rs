@@ -42,6 +42,8 @@ enum Command {
     Audit(cmd::audit::AuditArgs),
     /// Measure hub overhead, throughput, fan-out and start-up on loopback (see BENCHMARKS.md).
     Bench(cmd::bench::BenchArgs),
+    /// Ask the hub where a VM fits (ranked table); --dispatch creates it on the best cluster.
+    Place(cmd::place::PlaceArgs),
     /// Issue scoped client tokens (read, operate, admin) signed with the hub's key.
     Token(cmd::token::TokenArgs),
 }
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
             Command::Audit(args) => cmd::audit::run(args).await,
             Command::Bench(args) => cmd::bench::run(args).await,
             Command::Token(args) => cmd::token::run(args).await,
+            Command::Place(args) => cmd::place::run(args).await,
         }
     });
     // Background tasks (open connections, signal handlers) must not hold up the exit.

@@ -10,6 +10,7 @@ pub mod hub;
 pub mod logging;
 pub mod mock;
 pub mod nats_args;
+pub mod place;
 pub mod shutdown;
 pub mod token;
 pub mod worker;
