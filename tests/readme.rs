@@ -333,6 +333,7 @@ fn every_sh_block_of_the_readme_is_walked() {
         "Many clusters: hub and workers",
         "cURL against the hub",
         "MCP Inspector, Python",
+        "Placement",
         "Simulated clusters",
     ];
     // Sections whose commands need a NATS server: the same commands run in-process, against a
@@ -354,9 +355,12 @@ fn the_demo_and_its_banner_and_the_hub_curl_and_python_lines_work_as_written() {
             ("The two commands", Some(0)),
             ("cURL against the hub", None),
             ("MCP Inspector, Python", None),
+            ("Placement", None),
         ],
     );
     assert!(out.contains("\"clusters\""), "{out}");
+    assert!(out.contains("RANK") && out.contains("created VM web-07"), "{out}");
+    assert!(out.contains("\"ranked\""), "{out}");
 }
 
 #[test]
