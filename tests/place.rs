@@ -17,7 +17,13 @@ async fn place_prints_the_ranked_table_and_creates_the_vm_with_dispatch() {
     let port = free_port();
     let _demo = Proc::start(
         "demo",
-        &["demo", "--listen", &format!("127.0.0.1:{port}"), "--token", "PT"],
+        &[
+            "demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--token",
+            "PT",
+        ],
         &[],
     );
     let base = format!("http://127.0.0.1:{port}");
@@ -26,11 +32,16 @@ async fn place_prints_the_ranked_table_and_creates_the_vm_with_dispatch() {
     let env = [("HYPERFED_TOKEN", "PT")];
 
     let (ok, out, err) = run(
-        &["place", "--hub", &base, "--vcpus", "2", "--memory", "4GiB", "--disk", "20GiB"],
+        &[
+            "place", "--hub", &base, "--vcpus", "2", "--memory", "4GiB", "--disk", "20GiB",
+        ],
         &env,
     );
     assert!(ok, "{err}");
-    assert!(out.contains("policy most-headroom") && out.contains("RANK"), "{out}");
+    assert!(
+        out.contains("policy most-headroom") && out.contains("RANK"),
+        "{out}"
+    );
     let first = out
         .lines()
         .find(|l| l.starts_with("1 "))
@@ -39,8 +50,20 @@ async fn place_prints_the_ranked_table_and_creates_the_vm_with_dispatch() {
 
     let (ok, out, err) = run(
         &[
-            "place", "--hub", &base, "--vcpus", "2", "--memory", "4GiB", "--disk", "20GiB",
-            "--tag", "cli", "--dispatch", "--name", "cli-placed",
+            "place",
+            "--hub",
+            &base,
+            "--vcpus",
+            "2",
+            "--memory",
+            "4GiB",
+            "--disk",
+            "20GiB",
+            "--tag",
+            "cli",
+            "--dispatch",
+            "--name",
+            "cli-placed",
         ],
         &env,
     );
@@ -61,12 +84,19 @@ async fn place_prints_the_ranked_table_and_creates_the_vm_with_dispatch() {
     assert_eq!(rows[0]["cluster"], chosen.as_str());
 
     let (ok, _, err) = run(
-        &["place", "--hub", &base, "--vcpus", "2", "--memory", "lots", "--disk", "1GiB"],
+        &[
+            "place", "--hub", &base, "--vcpus", "2", "--memory", "lots", "--disk", "1GiB",
+        ],
         &env,
     );
-    assert!(!ok && err.contains("--memory") && err.contains("'lots'"), "{err}");
+    assert!(
+        !ok && err.contains("--memory") && err.contains("'lots'"),
+        "{err}"
+    );
     let (ok, _, err) = run(
-        &["place", "--hub", &base, "--vcpus", "2", "--memory", "1GiB", "--disk", "1GiB"],
+        &[
+            "place", "--hub", &base, "--vcpus", "2", "--memory", "1GiB", "--disk", "1GiB",
+        ],
         &[],
     );
     assert!(!ok && err.contains("401"), "no token: {err}");

@@ -359,7 +359,10 @@ fn the_demo_and_its_banner_and_the_hub_curl_and_python_lines_work_as_written() {
         ],
     );
     assert!(out.contains("\"clusters\""), "{out}");
-    assert!(out.contains("RANK") && out.contains("created VM web-07"), "{out}");
+    assert!(
+        out.contains("RANK") && out.contains("created VM web-07"),
+        "{out}"
+    );
     assert!(out.contains("\"ranked\""), "{out}");
 }
 

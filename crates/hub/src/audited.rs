@@ -168,4 +168,3 @@ pub(crate) async fn forward_audited(
     }
     result
 }
-

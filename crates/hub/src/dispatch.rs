@@ -9,12 +9,12 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde_json::{Map, Value};
 
 use crate::audit::{AuditEntry, REFUSALS_PER_MINUTE, now_rfc3339};
+use crate::audited::forward_audited;
+pub(crate) use crate::audited::{result_json, result_text};
 use crate::auth;
 use crate::call_context::CallContext;
 use crate::catalog::{FleetTool, Target};
 use crate::error::HubError;
-pub(crate) use crate::audited::{result_json, result_text};
-use crate::audited::forward_audited;
 use crate::fleet::{resolve_vm, vm_search};
 use crate::fleet_overview::{fleet_conditions, fleet_status};
 use crate::hub::Hub;

@@ -154,7 +154,9 @@ fn with_selection(mut props: Value) -> Value {
 }
 
 fn schema(props: Value, required: &[&str]) -> Arc<JsonObject> {
-    object(json!({"type": "object", "properties": props, "required": required, "additionalProperties": false}))
+    object(
+        json!({"type": "object", "properties": props, "required": required, "additionalProperties": false}),
+    )
 }
 
 /// The placement tools with what each one is.
@@ -178,9 +180,15 @@ fn placement_tools() -> Vec<(Tool, FleetTool)> {
     let mut place_props = with_selection(requirement_props());
     if let Value::Object(p) = &mut place_props {
         p.insert("name".into(), json!({"type": "string", "minLength": 1, "maxLength": 255, "description": "The new VM's name."}));
-        p.insert("network_vlan".into(), json!({"type": "integer", "minimum": 0, "maximum": 4094}));
+        p.insert(
+            "network_vlan".into(),
+            json!({"type": "integer", "minimum": 0, "maximum": 4094}),
+        );
         p.insert("tags".into(), json!({"type": "array", "items": {"type": "string"}, "description": "Tags of the new VM (tag is added)."}));
-        p.insert("start".into(), json!({"type": "boolean", "description": "Start it after creating (default false)."}));
+        p.insert(
+            "start".into(),
+            json!({"type": "boolean", "description": "Start it after creating (default false)."}),
+        );
     }
     let place = Tool::new(
         "vm_place",

@@ -22,11 +22,11 @@ use crate::config::HubConfig;
 use crate::error::HubError;
 use crate::intern::Interner;
 use crate::link::{LinkConnector, LinkEvents, ListError, WorkerAddress};
+use crate::operations::PendingMoves;
 use crate::registry::{LiveCluster, LiveLink, Registry};
 use crate::snapshots::Snapshots;
 use crate::store::{Manifest, Store};
 use crate::tools_budget;
-use crate::operations::PendingMoves;
 use crate::trust::TrustBook;
 use crate::validate;
 use crate::vm_index::VmIndex;
@@ -94,9 +94,8 @@ pub(crate) struct Hub {
     refusals: RefusalLimiter,
     /// The address the HTTP listener is bound to (a worker URL naming it is refused).
     bound: std::sync::OnceLock<std::net::SocketAddr>,
-    /// Every cluster's placement claims against outcomes.
+    /// Placement claims against outcomes; moves awaiting a confirmed source deletion.
     trust: TrustBook,
-    /// vm_move operations waiting for the caller to confirm the source's deletion.
     pending_moves: PendingMoves,
 }
 
@@ -142,12 +141,12 @@ impl Hub {
             };
             registry.insert(LiveCluster::reconnecting(record, tools));
         }
-        let trust = TrustBook::load(&store);
         let hub = Arc::new(Hub {
             config,
             connector,
             key,
             registry,
+            trust: TrustBook::load(&store),
             store,
             catalog: RwLock::new(Arc::new(Catalog::default())),
             rebuild_lock: Mutex::new(()),
@@ -167,7 +166,6 @@ impl Hub {
             relisting: DashMap::new(),
             refusals: RefusalLimiter::default(),
             bound: std::sync::OnceLock::new(),
-            trust,
             pending_moves: PendingMoves::default(),
         });
         hub.rebuild_catalog();

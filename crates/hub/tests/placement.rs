@@ -56,20 +56,27 @@ async fn placement_agrees_with_the_truth_ranks_by_policy_and_places_one_vm() {
     assert_eq!(ask["complete"], true, "{ask}");
     for (alias, w) in &workers {
         let row = by_cluster(&ask, "clusters", alias);
-        let (fits, mem_after, storage_after, load, vms) =
-            expected(&truth(w), vcpus, memory, disk);
+        let (fits, mem_after, storage_after, load, vms) = expected(&truth(w), vcpus, memory, disk);
         assert_eq!(row["fits"], fits, "{alias}: {row}");
         assert_eq!(
-            row["headroom"]["memory_free_after_bytes"].as_i64().map(i128::from),
+            row["headroom"]["memory_free_after_bytes"]
+                .as_i64()
+                .map(i128::from),
             Some(mem_after),
             "{alias}: {row}"
         );
         assert_eq!(
-            row["headroom"]["storage_free_after_bytes"].as_i64().map(i128::from),
+            row["headroom"]["storage_free_after_bytes"]
+                .as_i64()
+                .map(i128::from),
             Some(storage_after),
             "{alias}: {row}"
         );
-        assert_eq!(row["load"]["memory_allocated_ratio"].as_f64(), Some(load), "{alias}");
+        assert_eq!(
+            row["load"]["memory_allocated_ratio"].as_f64(),
+            Some(load),
+            "{alias}"
+        );
         assert_eq!(row["load"]["vms"], vms, "{alias}");
         let raised = truth(w)["conditions"]
             .as_array()
@@ -92,7 +99,10 @@ async fn placement_agrees_with_the_truth_ranks_by_policy_and_places_one_vm() {
     assert_eq!(none["fits"], json!([]), "{none}");
     for (alias, _) in &workers {
         let why = by_cluster(&none, "clusters", alias)["why_not"].to_string();
-        assert!(why.contains("memory") && why.contains("storage"), "{alias}: {why}");
+        assert!(
+            why.contains("memory") && why.contains("storage"),
+            "{alias}: {why}"
+        );
     }
     let (sel, err) = call(
         &mcp,
@@ -104,9 +114,19 @@ async fn placement_agrees_with_the_truth_ranks_by_policy_and_places_one_vm() {
     assert_eq!(sel["not_fitting"].as_array().unwrap().len(), 3, "{sel}");
 
     // Bad arguments name the argument.
-    let (e, err) = call(&mcp, "placement_select", json!({"vcpus": 1, "memory_bytes": "lots", "disk_bytes": 1})).await;
+    let (e, err) = call(
+        &mcp,
+        "placement_select",
+        json!({"vcpus": 1, "memory_bytes": "lots", "disk_bytes": 1}),
+    )
+    .await;
     assert!(err && e.to_string().contains("memory_bytes"), "{e}");
-    let (e, err) = call(&mcp, "placement_select", json!({"vcpus": 1, "memory_bytes": 1, "disk_bytes": 1, "policy": "cheapest"})).await;
+    let (e, err) = call(
+        &mcp,
+        "placement_select",
+        json!({"vcpus": 1, "memory_bytes": 1, "disk_bytes": 1, "policy": "cheapest"}),
+    )
+    .await;
     assert!(err && e.to_string().contains("'policy'"), "{e}");
 
     // Each policy ranks deterministically, as its rule says over the asked figures.
@@ -116,7 +136,10 @@ async fn placement_agrees_with_the_truth_ranks_by_policy_and_places_one_vm() {
         .iter()
         .filter(|r| r["fits"] == true)
         .collect();
-    assert!(fit.len() >= 2, "two clusters must fit for ranking to mean anything: {ask}");
+    assert!(
+        fit.len() >= 2,
+        "two clusters must fit for ranking to mean anything: {ask}"
+    );
     let name = |r: &&Value| r["cluster"].as_str().unwrap().to_owned();
     let mem = |r: &Value| r["headroom"]["memory_free_after_bytes"].as_i64().unwrap();
     let mut most = fit.clone();
@@ -132,7 +155,12 @@ async fn placement_agrees_with_the_truth_ranks_by_policy_and_places_one_vm() {
         .as_array()
         .unwrap()
         .iter()
-        .find_map(|v| v["tags"].as_array().and_then(|t| t.first()).and_then(Value::as_str))
+        .find_map(|v| {
+            v["tags"]
+                .as_array()
+                .and_then(|t| t.first())
+                .and_then(Value::as_str)
+        })
         .expect("a tagged VM on the datacenter")
         .to_owned();
     let tagged = |alias: &str| {
@@ -143,7 +171,8 @@ async fn placement_agrees_with_the_truth_ranks_by_policy_and_places_one_vm() {
             .iter()
             .filter(|v| {
                 v["tags"].as_array().is_some_and(|t| {
-                    t.iter().any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(&tag)))
+                    t.iter()
+                        .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(&tag)))
                 })
             })
             .count()
@@ -168,7 +197,11 @@ async fn placement_agrees_with_the_truth_ranks_by_policy_and_places_one_vm() {
         assert!(!err, "{policy}: {a}");
         assert_eq!(ranking(&a), want, "{policy}: {a}");
         assert_eq!(a["selected"], json!(want[0]), "{policy}");
-        assert!(a["ranked"][0]["reason"].as_str().is_some_and(|r| !r.is_empty()));
+        assert!(
+            a["ranked"][0]["reason"]
+                .as_str()
+                .is_some_and(|r| !r.is_empty())
+        );
         let (again, _) = call(&mcp, "placement_select", args).await;
         assert_eq!(ranking(&again), want, "{policy} twice");
     }
@@ -201,7 +234,11 @@ async fn placement_agrees_with_the_truth_ranks_by_policy_and_places_one_vm() {
             assert_eq!(found[0]["uuid"], json!(uuid));
             assert_eq!(found[0]["num_vcpu"], vcpus);
             assert_eq!(found[0]["mem"], memory);
-            assert!(found[0]["tags"].to_string().contains("placed"), "{}", found[0]);
+            assert!(
+                found[0]["tags"].to_string().contains("placed"),
+                "{}",
+                found[0]
+            );
         } else {
             assert!(found.is_empty(), "{alias} got a VM it was not chosen for");
         }
@@ -296,7 +333,12 @@ impl ClientHandler for Sampler {
         let text = params
             .messages
             .iter()
-            .filter_map(|m| m.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone()))
+            .filter_map(|m| {
+                m.content
+                    .first()
+                    .and_then(|c| c.as_text())
+                    .map(|t| t.text.clone())
+            })
             .collect::<Vec<_>>()
             .join("\n");
         self.prompts.lock().unwrap().push(text);
@@ -321,7 +363,10 @@ async fn policy_model_asks_a_sampling_client_and_falls_back_without_one() {
     let (fallback, err) = call(&plain, "placement_select", req.clone()).await;
     assert!(!err, "{fallback}");
     let note = fallback["note"].as_str().unwrap_or_default();
-    assert!(note.contains("sampling") && note.contains("most-headroom"), "{fallback}");
+    assert!(
+        note.contains("sampling") && note.contains("most-headroom"),
+        "{fallback}"
+    );
     let mut default = req.clone();
     default["policy"] = json!("most-headroom");
     let (by_headroom, _) = call(&plain, "placement_select", default).await;
@@ -336,7 +381,11 @@ async fn policy_model_asks_a_sampling_client_and_falls_back_without_one() {
         prompts: Arc::default(),
     };
     let transport = rmcp::transport::StreamableHttpClientTransport::from_uri(hub.mcp_url());
-    let smart = sampler.clone().serve(transport).await.expect("sampling client connects");
+    let smart = sampler
+        .clone()
+        .serve(transport)
+        .await
+        .expect("sampling client connects");
     let p = CallToolRequestParams::new("placement_select")
         .with_arguments(req.as_object().cloned().unwrap());
     let r = smart.call_tool(p).await.expect("tools/call answers");
@@ -344,13 +393,20 @@ async fn policy_model_asks_a_sampling_client_and_falls_back_without_one() {
     assert_eq!(chosen["selected"], json!(pick), "{chosen}");
     assert_eq!(chosen["model"]["model"], "test-model-1", "{chosen}");
     assert!(
-        chosen["ranked"][0]["reason"].as_str().unwrap().contains("the intent asks for the lab"),
+        chosen["ranked"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the intent asks for the lab"),
         "{chosen}"
     );
     assert!(chosen.get("note").is_none(), "{chosen}");
     let prompts = sampler.prompts.lock().unwrap().clone();
     assert_eq!(prompts.len(), 1);
-    assert!(prompts[0].contains("keep it off the edge") && prompts[0].contains(&pick), "{}", prompts[0]);
+    assert!(
+        prompts[0].contains("keep it off the edge") && prompts[0].contains(&pick),
+        "{}",
+        prompts[0]
+    );
 
     smart.cancel().await.unwrap();
     plain.cancel().await.unwrap();

@@ -77,12 +77,21 @@ async fn vm_move_through_a_shared_smb_directory_and_a_failed_import_leaves_the_s
     let copied = vm_in(&t_dst, &copy).expect("the copy is on the target");
     assert_eq!(copied["name"], vm["name"]);
     assert_eq!(named(&t_dst, name).len(), on_dst_before + 1);
-    assert!(vm_in(&truth(&src), uuid).is_some(), "not deleted before confirmation");
+    assert!(
+        vm_in(&truth(&src), uuid).is_some(),
+        "not deleted before confirmation"
+    );
     eventually("progress through the stages", || {
         let got = rec.progress.lock().unwrap();
         ["export", "import", "verify", "delete_source"]
             .iter()
-            .all(|s| got.iter().any(|p| p.message.as_deref().is_some_and(|m| m.contains(&format!(": {s}:")))))
+            .all(|s| {
+                got.iter().any(|p| {
+                    p.message
+                        .as_deref()
+                        .is_some_and(|m| m.contains(&format!(": {s}:")))
+                })
+            })
     })
     .await;
 
@@ -152,9 +161,21 @@ async fn vm_move_through_a_shared_smb_directory_and_a_failed_import_leaves_the_s
     .await;
     assert!(err, "{failed}");
     let text = failed.to_string();
-    assert!(text.contains("failed at stage import") && text.contains("untouched"), "{text}");
-    assert_eq!(vm_in(&truth(&src), uuid2), Some(vm2.clone()), "the source VM is unchanged");
-    let (bad, err) = call(&mcp, "vm_move", json!({"vm": uuid2, "to_cluster": "far", "share_uri": "/tmp/x"})).await;
+    assert!(
+        text.contains("failed at stage import") && text.contains("untouched"),
+        "{text}"
+    );
+    assert_eq!(
+        vm_in(&truth(&src), uuid2),
+        Some(vm2.clone()),
+        "the source VM is unchanged"
+    );
+    let (bad, err) = call(
+        &mcp,
+        "vm_move",
+        json!({"vm": uuid2, "to_cluster": "far", "share_uri": "/tmp/x"}),
+    )
+    .await;
     assert!(err && bad.to_string().contains("'share_uri'"), "{bad}");
 
     mcp.cancel().await.unwrap();
@@ -186,14 +207,22 @@ async fn an_overstating_worker_is_selected_fails_the_create_and_ranks_lower_afte
         }),
         false,
     );
-    liar.set_answer("cluster_info", json!({"cluster": {"name": "Liar"}, "health": "ok"}), false);
+    liar.set_answer(
+        "cluster_info",
+        json!({"cluster": {"name": "Liar"}, "health": "ok"}),
+        false,
+    );
     liar.set_answer("vm_list", json!({"total": 0, "count": 0, "vms": []}), false);
     liar.set_answer(
         "vm_create",
-        json!("cluster 'liar' lacks the room for VM 'lie-test': not enough free memory on any node"),
+        json!(
+            "cluster 'liar' lacks the room for VM 'lie-test': not enough free memory on any node"
+        ),
         true,
     );
-    let (status, joined) = liar.join(&hub1.base_url(), "liar", "uuid-of-the-liar").await;
+    let (status, joined) = liar
+        .join(&hub1.base_url(), "liar", "uuid-of-the-liar")
+        .await;
     assert_eq!(status, 200, "{joined}");
     let beat = keep_alive(&hub1.base_url(), &joined, Duration::from_millis(150));
     wait_up(&hub1, 2).await;
@@ -202,25 +231,47 @@ async fn an_overstating_worker_is_selected_fails_the_create_and_ranks_lower_afte
 
     let (sel, err) = call(&mcp, "placement_select", req.clone()).await;
     assert!(!err, "{sel}");
-    assert_eq!(ranking(&sel), ["liar", "edge"], "its claim wins at first: {sel}");
+    assert_eq!(
+        ranking(&sel),
+        ["liar", "edge"],
+        "its claim wins at first: {sel}"
+    );
 
     let mut place = req.clone();
     place["name"] = json!("lie-test");
     let (failed, err) = call(&mcp, "vm_place", place).await;
     assert!(err, "{failed}");
     let text = failed.to_string();
-    assert!(text.contains("'liar'") && text.contains("stage create") && text.contains("trust"), "{text}");
+    assert!(
+        text.contains("'liar'") && text.contains("stage create") && text.contains("trust"),
+        "{text}"
+    );
     assert!(liar.calls().iter().any(|(t, _)| t == "vm_create"));
     assert!(named(&truth(&honest), "lie-test").is_empty());
 
     let (after, _) = call(&mcp, "placement_select", req.clone()).await;
     assert_eq!(ranking(&after), ["edge", "liar"], "{after}");
     let liar_row = &after["ranked"][1];
-    assert!(liar_row["reason"].as_str().unwrap().contains("ranked after trusted clusters"), "{liar_row}");
+    assert!(
+        liar_row["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ranked after trusted clusters"),
+        "{liar_row}"
+    );
     assert_eq!(liar_row["trust"]["broken"], 1);
     let (status, _) = call(&mcp, "fleet_status", json!({})).await;
-    let row = status["clusters"].as_array().unwrap().iter().find(|r| r["cluster"] == "liar").cloned();
-    assert_eq!(row.map(|r| r["trust"]["broken"].clone()), Some(json!(1)), "{status}");
+    let row = status["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["cluster"] == "liar")
+        .cloned();
+    assert_eq!(
+        row.map(|r| r["trust"]["broken"].clone()),
+        Some(json!(1)),
+        "{status}"
+    );
 
     // The record survives a restart of the hub.
     mcp.cancel().await.unwrap();
@@ -231,8 +282,17 @@ async fn an_overstating_worker_is_selected_fails_the_create_and_ranks_lower_afte
     let hub2 = hub(Some(&data.0)).await;
     let (mcp, _) = client(&hub2.mcp_url(), None).await;
     let (status, _) = call(&mcp, "fleet_status", json!({})).await;
-    let row = status["clusters"].as_array().unwrap().iter().find(|r| r["cluster"] == "liar").cloned();
-    assert_eq!(row.map(|r| r["trust"]["trusted"].clone()), Some(json!(false)), "{status}");
+    let row = status["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["cluster"] == "liar")
+        .cloned();
+    assert_eq!(
+        row.map(|r| r["trust"]["trusted"].clone()),
+        Some(json!(false)),
+        "{status}"
+    );
     mcp.cancel().await.unwrap();
     hub2.shutdown().await;
 }

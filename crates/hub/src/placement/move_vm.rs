@@ -119,7 +119,10 @@ fn shape(vm: &Value) -> (String, Vec<(String, u64)>) {
         .flatten()
         .map(|d| {
             (
-                d.get("type").and_then(Value::as_str).unwrap_or("").to_owned(),
+                d.get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
                 d.get("capacity_bytes").and_then(Value::as_u64).unwrap_or(0),
             )
         })
@@ -175,7 +178,10 @@ pub(crate) async fn vm_move(
         operation: operation.clone(),
     };
 
-    let before = match mv.call(&source, "vm_get", json!({"vm": vm_ref}), false).await {
+    let before = match mv
+        .call(&source, "vm_get", json!({"vm": vm_ref}), false)
+        .await
+    {
         Ok(v) => v.get("vm").cloned().unwrap_or(Value::Null),
         Err(e) => return Ok(mv.failed("export", &source, &format!("cannot read the VM: {e}"))),
     };
@@ -186,20 +192,26 @@ pub(crate) async fn vm_move(
         .to_owned();
     let (name, disks) = shape(&before);
 
-    mv.progress("export", format!("VM '{name}' from '{source}' to {shown_share}"))
-        .await;
+    mv.progress(
+        "export",
+        format!("VM '{name}' from '{source}' to {shown_share}"),
+    )
+    .await;
     if let Err(e) = mv
-        .call(&source, "vm_export", json!({"vm": uuid, "uri": share}), true)
+        .call(
+            &source,
+            "vm_export",
+            json!({"vm": uuid, "uri": share}),
+            true,
+        )
         .await
     {
         return Ok(mv.failed("export", &source, &e));
     }
 
-    mv.progress("import", format!("on '{to}' from {shown_share}")).await;
-    let imported = match mv
-        .call(&to, "vm_import", json!({"uri": share}), true)
-        .await
-    {
+    mv.progress("import", format!("on '{to}' from {shown_share}"))
+        .await;
+    let imported = match mv.call(&to, "vm_import", json!({"uri": share}), true).await {
         Ok(v) => v,
         Err(e) => return Ok(mv.failed("import", &source, &format!("cluster '{to}': {e}"))),
     };
@@ -215,8 +227,11 @@ pub(crate) async fn vm_move(
         ));
     };
 
-    mv.progress("verify", format!("the copy {copy} on '{to}' against the source"))
-        .await;
+    mv.progress(
+        "verify",
+        format!("the copy {copy} on '{to}' against the source"),
+    )
+    .await;
     let check = json!({"source": uuid, "copy": copy, "target": to});
     let after = match mv.call(&to, "vm_get", json!({"vm": copy}), false).await {
         Ok(v) => v.get("vm").cloned().unwrap_or(Value::Null),
@@ -250,8 +265,11 @@ pub(crate) async fn vm_move(
         answer["note"] = json!("the source VM was kept (delete_source was not asked)");
         return Ok(CallToolResult::structured(answer));
     }
-    mv.progress("delete_source", format!("asking '{source}' to delete {uuid}"))
-        .await;
+    mv.progress(
+        "delete_source",
+        format!("asking '{source}' to delete {uuid}"),
+    )
+    .await;
     let preview = match mv
         .call(&source, "vm_delete", json!({"vm": uuid}), true)
         .await
@@ -298,7 +316,11 @@ async fn confirm_delete(
     ctx: &CallContext,
 ) -> Result<CallToolResult, HubError> {
     let operation = text_arg(args, "operation", "the operation id a move answered with")?;
-    let token = text_arg(args, "confirm_token", "the confirm_token the move answered with")?;
+    let token = text_arg(
+        args,
+        "confirm_token",
+        "the confirm_token the move answered with",
+    )?;
     let Some(pending) = hub.pending_moves().get(&operation) else {
         return Err(HubError::BadRequest(format!(
             "argument 'operation': no move '{}' is waiting for its source's deletion (unknown, done or expired)",
@@ -314,10 +336,14 @@ async fn confirm_delete(
         client: ctx,
         operation: operation.clone(),
     };
-    mv.progress("delete_source", format!("deleting {} on '{}'", pending.vm_uuid, pending.source))
-        .await;
+    mv.progress(
+        "delete_source",
+        format!("deleting {} on '{}'", pending.vm_uuid, pending.source),
+    )
+    .await;
     match mv
-        .call(&pending.source,
+        .call(
+            &pending.source,
             "vm_delete",
             json!({"vm": pending.vm_uuid, "confirm_token": token}),
             true,

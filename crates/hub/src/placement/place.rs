@@ -15,7 +15,11 @@ use crate::operations::new_operation_id;
 use crate::trust::Outcome;
 
 /// The `vm_create` arguments for the placed VM.
-fn create_args(args: &JsonObject, disks: &[u64], tag: Option<&str>) -> Result<JsonObject, HubError> {
+fn create_args(
+    args: &JsonObject,
+    disks: &[u64],
+    tag: Option<&str>,
+) -> Result<JsonObject, HubError> {
     let name = match args.get("name") {
         Some(Value::String(n)) if !n.trim().is_empty() => n.trim().to_owned(),
         _ => {
@@ -38,7 +42,9 @@ fn create_args(args: &JsonObject, disks: &[u64], tag: Option<&str>) -> Result<Js
             .iter()
             .map(|t| t.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| HubError::BadRequest("argument 'tags' must be a list of strings".into()))?,
+            .ok_or_else(|| {
+                HubError::BadRequest("argument 'tags' must be a list of strings".into())
+            })?,
         Some(_) => {
             return Err(HubError::BadRequest(
                 "argument 'tags' must be a list of strings".into(),
@@ -82,8 +88,21 @@ pub(crate) async fn vm_place(
     stage_ctx.operation = Some(operation.clone());
     stage_ctx.progress = None;
     let alias = chosen.alias.clone();
-    let result = forward_audited(hub, "vm_place", &alias, "vm_create", create, true, &stage_ctx).await;
-    let ranking = selection.answer.get("ranked").cloned().unwrap_or(Value::Null);
+    let result = forward_audited(
+        hub,
+        "vm_place",
+        &alias,
+        "vm_create",
+        create,
+        true,
+        &stage_ctx,
+    )
+    .await;
+    let ranking = selection
+        .answer
+        .get("ranked")
+        .cloned()
+        .unwrap_or(Value::Null);
     match result {
         Ok(r) if r.is_error != Some(true) => {
             let trust = hub.trust().note(hub.store(), &alias, Outcome::Honoured);
@@ -118,10 +137,14 @@ pub(crate) async fn vm_place(
                     }
                 ));
             }
-            Ok(CallToolResult::error(vec![rmcp::model::ContentBlock::text(message)]))
+            Ok(CallToolResult::error(vec![
+                rmcp::model::ContentBlock::text(message),
+            ]))
         }
-        Err(e) => Ok(CallToolResult::error(vec![rmcp::model::ContentBlock::text(
-            format!("vm_place (operation {operation}) failed at stage create on cluster '{alias}': {e}"),
-        )])),
+        Err(e) => Ok(CallToolResult::error(vec![
+            rmcp::model::ContentBlock::text(format!(
+                "vm_place (operation {operation}) failed at stage create on cluster '{alias}': {e}"
+            )),
+        ])),
     }
 }

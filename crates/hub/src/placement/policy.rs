@@ -177,9 +177,18 @@ mod tests {
             cand("c", 20, 0.1, 2),
             full,
         ];
-        assert_eq!(order(&rank(&cs, Policy::MostHeadroom, None)), ["b", "c", "a"]);
-        assert_eq!(order(&rank(&cs, Policy::LeastLoaded, None)), ["c", "a", "b"]);
-        assert_eq!(order(&rank(&cs, Policy::Spread, Some("web"))), ["b", "c", "a"]);
+        assert_eq!(
+            order(&rank(&cs, Policy::MostHeadroom, None)),
+            ["b", "c", "a"]
+        );
+        assert_eq!(
+            order(&rank(&cs, Policy::LeastLoaded, None)),
+            ["c", "a", "b"]
+        );
+        assert_eq!(
+            order(&rank(&cs, Policy::Spread, Some("web"))),
+            ["b", "c", "a"]
+        );
         assert_eq!(order(&rank(&cs, Policy::FirstFit, None)), ["a", "b", "c"]);
         let r1 = order(&rank(&cs, Policy::Random(7), None)).join(",");
         assert_eq!(r1, order(&rank(&cs, Policy::Random(7), None)).join(","));
@@ -197,12 +206,18 @@ mod tests {
         let cs = vec![liar, cand("a", 10, 0.5, 0)];
         let r = rank(&cs, Policy::MostHeadroom, None);
         assert_eq!(order(&r), ["a", "liar"]);
-        assert!(r[1].1.contains("ranked after trusted clusters"), "{}", r[1].1);
+        assert!(
+            r[1].1.contains("ranked after trusted clusters"),
+            "{}",
+            r[1].1
+        );
     }
 
     #[test]
     fn unknown_policies_are_named() {
-        let e = Policy::parse(Some("cheapest"), None).unwrap_err().to_string();
+        let e = Policy::parse(Some("cheapest"), None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'policy'") && e.contains("most-headroom"), "{e}");
         assert_eq!(Policy::parse(None, None).unwrap(), Policy::MostHeadroom);
     }

@@ -84,7 +84,9 @@ async fn ask_model(
     intent: &str,
 ) -> Result<ModelChoice, String> {
     let Some(peer) = &ctx.peer else {
-        return Err("this call did not come over an MCP session, so there is no model to ask".into());
+        return Err(
+            "this call did not come over an MCP session, so there is no model to ask".into(),
+        );
     };
     let declared = peer
         .peer_info()
@@ -99,7 +101,11 @@ async fn ask_model(
         req.vcpus,
         req.memory_bytes,
         req.disk_total(),
-        if intent.is_empty() { "(none given)" } else { intent },
+        if intent.is_empty() {
+            "(none given)"
+        } else {
+            intent
+        },
         serde_json::to_string(table).unwrap_or_default()
     );
     let params = CreateMessageRequestParams::new(vec![SamplingMessage::user_text(prompt)], MODEL_MAX_TOKENS)
@@ -115,8 +121,9 @@ async fn ask_model(
         .and_then(|c| c.as_text())
         .map(|t| t.text.clone())
         .unwrap_or_default();
-    let (cluster, reason) = parse_choice(&text)
-        .ok_or_else(|| "the model's answer named no cluster as JSON {\"cluster\": ...}".to_owned())?;
+    let (cluster, reason) = parse_choice(&text).ok_or_else(|| {
+        "the model's answer named no cluster as JSON {\"cluster\": ...}".to_owned()
+    })?;
     Ok(ModelChoice {
         cluster,
         reason,
@@ -132,7 +139,10 @@ pub(crate) async fn select(
 ) -> Result<Selection, HubError> {
     let req = Requirements::from_args(args)?;
     let policy = Policy::parse(args.get("policy").and_then(Value::as_str), seed_of(args)?)?;
-    if args.get("policy").is_some_and(|p| !p.is_null() && !p.is_string()) {
+    if args
+        .get("policy")
+        .is_some_and(|p| !p.is_null() && !p.is_string())
+    {
         return Err(HubError::BadRequest(
             "argument 'policy' must be a string".into(),
         ));
@@ -149,7 +159,9 @@ pub(crate) async fn select(
                 Some(i) => {
                     let (c, _) = ranked.remove(i);
                     ranked.insert(0, (c, format!("chosen by the model: {}", choice.reason)));
-                    model = Some(json!({"model": choice.model, "cluster": choice.cluster, "reason": choice.reason}));
+                    model = Some(
+                        json!({"model": choice.model, "cluster": choice.cluster, "reason": choice.reason}),
+                    );
                 }
                 None => {
                     let shown: String = choice.cluster.chars().take(64).collect();

@@ -133,11 +133,19 @@ impl ServerHandler for LiarHandler {
             .lock()
             .unwrap()
             .push((req.name.to_string(), args.clone()));
-        let canned = self.0.answers.lock().unwrap().get(req.name.as_ref()).cloned();
+        let canned = self
+            .0
+            .answers
+            .lock()
+            .unwrap()
+            .get(req.name.as_ref())
+            .cloned();
         if let Some((v, is_error)) = canned {
             return Ok(if is_error {
                 CallToolResult::error(vec![ContentBlock::text(
-                    v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()),
+                    v.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| v.to_string()),
                 )])
             } else {
                 CallToolResult::structured(v)

@@ -95,7 +95,9 @@ pub fn expected(t: &Value, vcpus: u64, memory: u64, disk: u64) -> (bool, i128, i
         .unwrap_or(0);
     let storage = cap["cluster"]["storage"]["free_bytes"].as_u64().unwrap();
     let total = cap["cluster"]["memory"]["total_bytes"].as_u64().unwrap();
-    let allocated = cap["cluster"]["memory"]["allocated_bytes"].as_u64().unwrap();
+    let allocated = cap["cluster"]["memory"]["allocated_bytes"]
+        .as_u64()
+        .unwrap();
     let load = if total == 0 {
         0.0
     } else {

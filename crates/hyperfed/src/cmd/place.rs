@@ -92,7 +92,10 @@ pub fn table(answer: &Value) -> String {
             row["cluster"].as_str().unwrap_or(""),
             gib(&row["headroom"]["memory_free_after_bytes"]),
             gib(&row["headroom"]["storage_free_after_bytes"]),
-            row["load"]["memory_allocated_ratio"].as_f64().unwrap_or(0.0) * 100.0,
+            row["load"]["memory_allocated_ratio"]
+                .as_f64()
+                .unwrap_or(0.0)
+                * 100.0,
             row["trust"]["score"].as_f64().unwrap_or(1.0),
             row["reason"].as_str().unwrap_or("")
         );
@@ -177,7 +180,8 @@ pub async fn run(args: PlaceArgs) -> anyhow::Result<()> {
     }
     if args.dispatch {
         // vm_place's answer carries the ranking it acted on.
-        let ranking = json!({"policy": answer["policy"], "note": answer["note"], "ranked": answer["ranked"]});
+        let ranking =
+            json!({"policy": answer["policy"], "note": answer["note"], "ranked": answer["ranked"]});
         print!("{}", table(&ranking));
         println!(
             "created VM {} ({}) on cluster {} (operation {})",
