@@ -26,6 +26,9 @@ const META_TREE: &str = "meta";
 const REPLICA_ID: &[u8] = b"replica_id";
 /// alias -> the cluster's trust record (JSON; see `trust`).
 const TRUST_TREE: &str = "trust";
+/// Tries and pause while a just-closed database in this process still holds its lock.
+const LOCK_RETRIES: u32 = 40;
+const LOCK_RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 /// First byte of a manifest reference (JSON text never starts with it).
 const MANIFEST_REF: u8 = 0;
 
@@ -96,7 +99,21 @@ impl Store {
                 .temporary(true)
                 .cache_capacity(SLED_CACHE_BYTES),
         };
-        let db = config.open().map_err(|e| {
+        // A database just closed in this process (a hub restarted in place) keeps its file
+        // lock until sled's background flusher lets go: wait briefly for it. Another
+        // process's lock stays held and is reported as before.
+        let mut opened = config.open();
+        for _ in 0..LOCK_RETRIES {
+            match &opened {
+                // sled reports it as kind Other with this text.
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    std::thread::sleep(LOCK_RETRY_EVERY);
+                    opened = config.open();
+                }
+                _ => break,
+            }
+        }
+        let db = opened.map_err(|e| {
             HubError::Storage(format!(
                 "cannot open the hub database{}: {e}",
                 data_dir
