@@ -72,6 +72,10 @@ async fn namespaced_list_fleet_totals_routing_and_audit() {
             "fleet_status",
             "vm_search",
             "fleet_conditions",
+            "placement_ask",
+            "placement_select",
+            "vm_place",
+            "vm_move",
             "vm_start",
             "vm_stop",
             "vm_clone",
@@ -398,13 +402,14 @@ async fn clients_receive_list_changed_on_join_leave_down_and_tool_changes() {
     a.wait_joins(1).await;
     eventually("list_changed after a join", || seen() >= 1).await;
     let n = client.list_all_tools().await.unwrap().len();
-    assert!(n > 3);
+    assert!(n > 7);
 
     let after_join = seen();
     assert_eq!(a.leave().await, 204);
     eventually("list_changed after a leave", || seen() > after_join).await;
     assert_eq!(hub.cluster_count(), 0);
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 3);
+    // Only the hub's own tools remain (three fleet reads, four placement tools).
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 7);
 
     // No notification on a timer: heartbeats of a healthy cluster send nothing.
     let b = FakeWorker::start(FakeCluster::archetype("dr", 2), &hub.base_url(), Some("b")).await;
