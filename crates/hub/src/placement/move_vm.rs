@@ -31,7 +31,8 @@ fn text_arg(args: &JsonObject, key: &str, what: &str) -> Result<String, HubError
     }
 }
 
-/// One move in flight: who asked, its id, where from and to.
+/// One move in flight: the hub, the context its stage calls run in (with the operation id),
+/// the caller's own context (for progress) and the operation id.
 struct Move<'a> {
     hub: &'a Hub,
     ctx: CallContext,
