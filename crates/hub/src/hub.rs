@@ -22,15 +22,15 @@ use crate::config::HubConfig;
 use crate::error::HubError;
 use crate::intern::Interner;
 use crate::link::{LinkConnector, LinkEvents, ListError, WorkerAddress};
-use crate::operations::PendingMoves;
 use crate::registry::{LiveCluster, LiveLink, Registry};
 use crate::snapshots::Snapshots;
 use crate::store::{Manifest, Store};
 use crate::tools_budget;
-use crate::trust::TrustBook;
 use crate::validate;
 use crate::vm_index::VmIndex;
 use crate::worker_token::{WorkerTokenClaims, WorkerTokens, new_join_id};
+
+mod placement_state;
 
 /// Lifetime of the token a worker presents on heartbeats.
 const WORKER_TOKEN_TTL: Duration = Duration::from_secs(300);
@@ -95,8 +95,8 @@ pub(crate) struct Hub {
     /// The address the HTTP listener is bound to (a worker URL naming it is refused).
     bound: std::sync::OnceLock<std::net::SocketAddr>,
     /// Placement claims against outcomes; moves awaiting a confirmed source deletion.
-    trust: TrustBook,
-    pending_moves: PendingMoves,
+    trust: crate::trust::TrustBook,
+    pending_moves: crate::operations::PendingMoves,
 }
 
 /// A link's events, delivered to the hub that registered it (if it still runs).
@@ -146,7 +146,7 @@ impl Hub {
             connector,
             key,
             registry,
-            trust: TrustBook::load(&store),
+            trust: crate::trust::TrustBook::load(&store),
             store,
             catalog: RwLock::new(Arc::new(Catalog::default())),
             rebuild_lock: Mutex::new(()),
@@ -166,7 +166,7 @@ impl Hub {
             relisting: DashMap::new(),
             refusals: RefusalLimiter::default(),
             bound: std::sync::OnceLock::new(),
-            pending_moves: PendingMoves::default(),
+            pending_moves: Default::default(),
         });
         hub.rebuild_catalog();
         Ok(hub)
@@ -230,16 +230,6 @@ impl Hub {
     /// Which cluster owns which VM.
     pub(crate) fn vm_index(&self) -> &VmIndex {
         &self.vm_index
-    }
-
-    /// Every cluster's trust record.
-    pub(crate) fn trust(&self) -> &TrustBook {
-        &self.trust
-    }
-
-    /// vm_move operations waiting for the source deletion to be confirmed.
-    pub(crate) fn pending_moves(&self) -> &PendingMoves {
-        &self.pending_moves
     }
 
     /// Fleet query results kept for paging.

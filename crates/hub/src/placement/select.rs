@@ -138,7 +138,6 @@ pub(crate) async fn select(
     ctx: &CallContext,
 ) -> Result<Selection, HubError> {
     let req = Requirements::from_args(args)?;
-    let policy = Policy::parse(args.get("policy").and_then(Value::as_str), seed_of(args)?)?;
     if args
         .get("policy")
         .is_some_and(|p| !p.is_null() && !p.is_string())
@@ -147,6 +146,7 @@ pub(crate) async fn select(
             "argument 'policy' must be a string".into(),
         ));
     }
+    let policy = Policy::parse(args.get("policy").and_then(Value::as_str), seed_of(args)?)?;
     let intent = intent_of(args)?;
     let (candidates, answers) = ask(hub, &req).await?;
     let mut ranked = rank(&candidates, policy, req.tag.as_deref());
