@@ -489,6 +489,20 @@ mod tests {
     fn compact_mode_requires_cluster_for_non_vm_tools() {
         let c = build(ToolsMode::Compact, &[view("dc1", Health::Up)]);
         assert_eq!(c.tools.len(), 7 + 3);
+        // The hub's own tools are in every mode; the placement changes need scope operate.
+        for mode in [ToolsMode::Compact, ToolsMode::Namespaced, ToolsMode::Both] {
+            let c = build(mode, &[view("dc1", Health::Up)]);
+            for n in ["placement_ask", "placement_select", "vm_place", "vm_move"] {
+                assert!(c.routes.contains_key(n), "{n} missing in {mode}");
+            }
+            let read: Vec<&str> = c
+                .visible(Scope::Read)
+                .iter()
+                .map(|t| t.name.as_ref())
+                .collect();
+            assert!(read.contains(&"placement_select") && !read.contains(&"vm_place"));
+            assert!(c.routes["vm_move"].mutating && !c.routes["placement_ask"].mutating);
+        }
         let list = c.tools.iter().find(|t| t.name == "vm_list").unwrap();
         assert_eq!(list.input_schema["required"], json!(["cluster"]));
         assert!(!c.routes.contains_key("dc1__vm_list"));

@@ -70,7 +70,9 @@ pub(crate) fn instructions(note: &ModeNote) -> String {
     };
     format!(
         "HyperFed hub: many SCALE Computing HyperCore clusters behind one endpoint. Start with \
-         fleet_status; vm_search finds VMs across clusters. {naming} List tools return total, \
+         fleet_status; vm_search finds VMs across clusters; placement_select ranks the clusters \
+         where a new VM fits, vm_place creates it on the best, vm_move moves a VM between \
+         clusters. {naming} List tools return total, \
          count and next_cursor and stay within 16 KiB by default: narrow with their filters, \
          pass cursor for the next page, limit for more rows, fields for fewer columns. \
          Destructive actions answer with a confirm_token first: call again with it to proceed. \
