@@ -1,10 +1,11 @@
 //! Types shared by the HyperFed hub and its workers: redacted secrets, cluster aliases,
 //! the join proof, the JWTs exchanged after a join, duration parsing, tool-name rules and
-//! the result budget.
+//! the result budget, the yes/no confirmation question.
 //! Nothing here does I/O, so both sides and the tests agree on one definition.
 
 pub mod alias;
 pub mod budget;
+pub mod confirm_question;
 pub mod duration;
 pub mod join;
 pub mod names;
@@ -13,6 +14,7 @@ pub mod rest;
 pub mod secret;
 
 pub use alias::{AliasError, ClusterAlias};
+pub use confirm_question::{Answer, ConfirmPreview};
 pub use duration::parse_duration;
 pub use join::{CallClaims, HeartbeatResponse, JoinError, JoinRequest, JoinResponse, WorkerClaims};
 pub use names::{MAX_EXPORTED_TOOL_NAME, is_valid_tool_name};

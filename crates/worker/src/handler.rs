@@ -13,6 +13,7 @@ use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler};
 use serde_json::{Map, Value};
 
+use crate::elicit::{self, ConfirmChannel};
 use crate::progress::ProgressReporter;
 use crate::state::WorkerState;
 use crate::tools;
@@ -113,20 +114,40 @@ impl ServerHandler for WorkerMcp {
                 None,
             ));
         }
+        let channel = ConfirmChannel::of(&context);
+        let answered = elicit::answered(&request);
         let args: Map<String, Value> = request.arguments.unwrap_or_default();
         let progress = match context.meta.get_progress_token() {
             Some(token) => ProgressReporter::new(context.peer.clone(), token),
             None => ProgressReporter::none(),
         }
         .with_cancel(context.ct.clone());
-        Ok(run_tool(
-            self.state.clone(),
-            request.name.into_owned(),
+        if matches!(channel, ConfirmChannel::Token) {
+            return Ok(run_tool(
+                self.state.clone(),
+                request.name.into_owned(),
+                args,
+                progress,
+            )
+            .await
+            .into());
+        }
+        let id = self.state.identity();
+        let cluster = format!("'{}' ({})", id.name, id.uuid);
+        let name = request.name.into_owned();
+        let cancel = progress.cancellation();
+        let run = |args| run_tool(self.state.clone(), name.clone(), args, progress.clone());
+        Ok(elicit::run_confirmed(
+            &name,
+            &cluster,
+            channel,
+            answered,
             args,
-            progress,
+            self.state.confirmations.ttl(),
+            cancel,
+            run,
         )
-        .await
-        .into())
+        .await)
     }
 
     async fn list_resources(

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod config;
 pub mod confirm;
+pub mod elicit;
 pub mod error;
 mod fast_path;
 pub mod handler;
