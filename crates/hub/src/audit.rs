@@ -28,7 +28,8 @@ pub struct AuditEntry {
     pub exported_tool: String,
     /// Arguments with secret-looking values redacted.
     pub arguments: Value,
-    /// `pending`, `ok`, `error`, `confirmation_required` or `cancelled`.
+    /// `pending`, `ok`, `error`, `confirmation_required`, `declined` (the person said no when
+    /// asked to confirm) or `cancelled`.
     pub outcome: String,
     /// The error text, when the outcome is `error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,5 +1,6 @@
 //! Forwarding one call to a worker tool with the audit trail of mutating calls: a `pending`
-//! record before, the task tag as soon as the worker names it, the outcome after. Reads take
+//! record before, the task tag as soon as the worker names it, the person's confirmation
+//! when a destructive call's client can be asked (`elicit`), the outcome after. Reads take
 //! the stateless call. Hub tools that act through several worker calls (vm_place, vm_move)
 //! use it for each call, under one operation id.
 
@@ -9,6 +10,7 @@ use serde_json::Value;
 
 use crate::audit::{AuditEntry, now_rfc3339};
 use crate::call_context::CallContext;
+use crate::elicit::{self, Settled};
 use crate::error::HubError;
 use crate::fan_out::raw_arguments;
 use crate::forward::{forward, forward_stateless, outcome_unknown};
@@ -50,6 +52,36 @@ fn task_tag(result: &CallToolResult) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+/// Forwards one mutating call, noting the task tag in its pending audit record as soon as
+/// the worker names it (a hub killed mid-call can then ask the worker about the task).
+async fn forward_noting_tag(
+    hub: &Hub,
+    alias: &str,
+    tool: &str,
+    arguments: JsonObject,
+    ctx: &CallContext,
+    entry: &mut AuditEntry,
+) -> (Result<CallToolResult, HubError>, Option<String>) {
+    let (tag_tx, mut tag_rx) = tokio::sync::oneshot::channel::<String>();
+    let call = forward(hub, alias, tool, arguments, ctx, true, Some(tag_tx));
+    tokio::pin!(call);
+    let mut watching = true;
+    loop {
+        tokio::select! {
+            out = &mut call => break out,
+            tag = &mut tag_rx, if watching => {
+                watching = false;
+                if let Ok(tag) = tag {
+                    entry.task_tag = Some(tag);
+                    if let Err(e) = hub.store().audit_complete(entry).await {
+                        tracing::warn!(error = %e, id = entry.id, "could not note the task tag in an audit record");
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -102,22 +134,29 @@ pub(crate) async fn forward_audited(
         operation: ctx.operation.clone(),
     };
     let mut entry = hub.store().audit_begin(entry).await?;
-    // The task tag goes into the pending record as soon as the worker names it, so a hub
-    // killed mid-call can ask the worker about the task when it restarts.
-    let (tag_tx, mut tag_rx) = tokio::sync::oneshot::channel::<String>();
-    let call = forward(hub, alias, tool, arguments, ctx, true, Some(tag_tx));
-    tokio::pin!(call);
-    let mut watching = true;
-    let (result, seen_tag) = loop {
-        tokio::select! {
-            out = &mut call => break out,
-            tag = &mut tag_rx, if watching => {
-                watching = false;
-                if let Ok(tag) = tag {
-                    entry.task_tag = Some(tag);
-                    if let Err(e) = hub.store().audit_complete(&entry).await {
-                        tracing::warn!(error = %e, id = entry.id, "could not note the task tag in an audit record");
-                    }
+    let mut arguments = arguments;
+    let (result, seen_tag, declined) = match elicit::before_forward(&ctx.confirm, alias, tool) {
+        // A 2026-07-28 client answered no: nothing is forwarded.
+        Settled::Declined(r) => (Ok(r), None, true),
+        settled => {
+            if let Settled::Go(token) = settled {
+                arguments.insert("confirm_token".into(), Value::String(token));
+            }
+            let (result, seen_tag) =
+                forward_noting_tag(hub, alias, tool, arguments.clone(), ctx, &mut entry).await;
+            let settled = match &result {
+                Ok(r) => elicit::after_forward(&ctx.confirm, alias, r, &ctx.cancel).await,
+                Err(_) => Settled::Keep,
+            };
+            match settled {
+                Settled::Keep => (result, seen_tag, false),
+                Settled::Declined(r) => (Ok(r), seen_tag, true),
+                // Yes: the same call again, with the token of the preview the person saw.
+                Settled::Go(token) => {
+                    arguments.insert("confirm_token".into(), Value::String(token));
+                    let (result, seen_tag) =
+                        forward_noting_tag(hub, alias, tool, arguments, ctx, &mut entry).await;
+                    (result, seen_tag, false)
                 }
             }
         }
@@ -133,7 +172,10 @@ pub(crate) async fn forward_audited(
             let confirm = result_json(&r)
                 .and_then(|v| v.get("confirmation_required").and_then(Value::as_bool))
                 .unwrap_or(false);
-            entry.outcome = if confirm {
+            entry.outcome = if declined {
+                // The person said no (or dismissed the question): nothing was changed.
+                "declined"
+            } else if confirm {
                 "confirmation_required"
             } else {
                 "ok"

@@ -1,10 +1,11 @@
 //! Who is calling and how to reach them: the audit subject, the token's scope, where the
-//! client wants progress and the cancellation of its request.
+//! client wants progress, the cancellation of its request and how it can be asked to confirm.
 
 use rmcp::service::{Peer, RoleServer};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Scope;
+use crate::elicit::ConfirmChannel;
 use crate::progress::ProgressTarget;
 
 /// Who is calling and how to reach them for progress and cancellation.
@@ -22,6 +23,8 @@ pub(crate) struct CallContext {
     pub peer: Option<Peer<RoleServer>>,
     /// The hub operation a forwarded call belongs to (its audit records carry it).
     pub operation: Option<String>,
+    /// How a destructive call can ask the person to confirm.
+    pub confirm: ConfirmChannel,
 }
 
 impl CallContext {
@@ -34,6 +37,7 @@ impl CallContext {
             scope,
             peer: None,
             operation: None,
+            confirm: ConfirmChannel::Token,
         }
     }
 }

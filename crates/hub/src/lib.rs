@@ -15,6 +15,7 @@ pub mod audit;
 mod call_context;
 mod catalog;
 pub mod cluster;
+mod elicit;
 mod fleet_audit;
 mod fleet_decl;
 mod intern;

@@ -17,6 +17,7 @@ use crate::call_context::CallContext;
 use crate::catalog::CURSOR_PREFIX;
 use crate::catalog::{TOOLS_PAGE, page, parse_cursor};
 use crate::dispatch;
+use crate::elicit::ConfirmChannel;
 use crate::error::HubError;
 use crate::hub::Hub;
 use crate::link::HUB_SERVER_NAME;
@@ -120,8 +121,11 @@ impl ServerHandler for HubServer {
             cancel: ctx.ct.clone(),
             peer: Some(ctx.peer.clone()),
             operation: None,
+            confirm: ConfirmChannel::of(&ctx, &request),
         };
         match dispatch::call_tool(&self.hub, &request.name, request.arguments, &call).await {
+            // A 2026-07-28 client is asked through an input_required result.
+            Ok(_) if let Some(asking) = call.confirm.input_required() => Ok(asking.into()),
             Ok(result) => Ok(result.into()),
             Err(HubError::BadRequest(msg)) => Err(ErrorData::invalid_params(msg, None)),
             // A tool-level error, so the model reads why and what scope is needed.

@@ -5,6 +5,8 @@
 
 pub mod alias;
 pub mod budget;
+#[cfg(feature = "mcp")]
+pub mod confirm_mcp;
 pub mod confirm_question;
 pub mod duration;
 pub mod join;

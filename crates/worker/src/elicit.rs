@@ -6,14 +6,11 @@
 //! answer). Yes redeems the token; no, decline or cancel changes nothing. Clients that
 //! declared no elicitation capability get the token flow, byte for byte as before.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
+use hyperfed_protocol::confirm_mcp::{self, AskWay};
 use hyperfed_protocol::{Answer, ConfirmPreview, confirm_question};
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ElicitRequest, ElicitRequestParams,
-    ElicitationAction, ElicitationSchema, InputRequest, InputRequiredResult,
-};
+use rmcp::model::{CallToolResponse, CallToolResult};
 use rmcp::service::{Peer, RequestContext, RoleServer};
 use serde_json::{Map, Value};
 
@@ -31,58 +28,12 @@ pub enum ConfirmChannel {
 impl ConfirmChannel {
     /// The channel for one request, from the client's declared capabilities and protocol.
     pub fn of(ctx: &RequestContext<RoleServer>) -> Self {
-        let form = ctx
-            .client_capabilities()
-            .and_then(|c| c.elicitation)
-            .is_some_and(|e| {
-                // A capability naming neither mode means form (2025-06-18 clients).
-                e.form.is_some() || e.url.is_none()
-            });
-        if !form {
-            return ConfirmChannel::Token;
-        }
-        match ctx.protocol_version() {
-            Some(v) if !v.has_initialize() => ConfirmChannel::InputRequired,
-            _ => ConfirmChannel::Ask(ctx.peer.clone()),
+        match AskWay::of(ctx) {
+            AskWay::Token => ConfirmChannel::Token,
+            AskWay::Elicit => ConfirmChannel::Ask(ctx.peer.clone()),
+            AskWay::InputRequired => ConfirmChannel::InputRequired,
         }
     }
-}
-
-/// The `elicitation/create` parameters for a preview, the cluster named as `cluster`.
-pub fn elicit_params(preview: &ConfirmPreview, cluster: &str) -> Option<ElicitRequestParams> {
-    let Value::Object(schema) = preview.form_schema() else {
-        return None;
-    };
-    let schema = ElicitationSchema::from_json_schema(schema).ok()?;
-    Some(ElicitRequestParams::FormElicitationParams {
-        meta: None,
-        message: preview.question(cluster),
-        requested_schema: schema,
-    })
-}
-
-/// The 2026-07-28 `input_required` result asking about `preview`; the token is the state.
-pub fn input_required(preview: &ConfirmPreview, cluster: &str) -> Option<InputRequiredResult> {
-    let params = elicit_params(preview, cluster)?;
-    let mut requests = BTreeMap::new();
-    requests.insert(
-        confirm_question::INPUT_KEY.to_owned(),
-        InputRequest::Elicitation(ElicitRequest::new(params)),
-    );
-    Some(InputRequiredResult::new(
-        Some(requests),
-        Some(preview.token.clone()),
-    ))
-}
-
-/// The person's answer in a 2026-07-28 retry, with the token it carries as `requestState`.
-pub fn answered(request: &CallToolRequestParams) -> Option<(Answer, String)> {
-    let token = request.request_state.clone()?;
-    let response = request
-        .input_responses
-        .as_ref()
-        .and_then(|r| r.get(confirm_question::INPUT_KEY));
-    Some((Answer::from_response(response), token))
 }
 
 /// Asks the person over the session; `None` when the client did not answer (the caller
@@ -93,16 +44,12 @@ pub async fn ask(
     cluster: &str,
     timeout: Duration,
 ) -> Option<Answer> {
-    let params = elicit_params(preview, cluster)?;
+    let params = confirm_mcp::elicit_params(preview, cluster)?;
     match peer
         .create_elicitation_with_timeout(params, Some(timeout))
         .await
     {
-        Ok(result) => Some(match result.action {
-            ElicitationAction::Accept => Answer::from_elicit("accept", result.content.as_ref()),
-            ElicitationAction::Decline => Answer::Declined,
-            _ => Answer::Cancelled,
-        }),
+        Ok(result) => Some(confirm_mcp::answer_of(&result)),
         Err(e) => {
             tracing::info!(error = %e, "the client did not answer the confirmation question; answering with the token preview");
             None
@@ -110,14 +57,12 @@ pub async fn ask(
     }
 }
 
-/// The JSON of a tool result (structured content).
-fn result_json(result: &CallToolResult) -> Option<&Value> {
-    result.structured_content.as_ref()
-}
-
 /// A tool result as a confirmation preview, if it is one.
 pub fn preview_of(result: &CallToolResult) -> Option<ConfirmPreview> {
-    result_json(result).and_then(ConfirmPreview::from_result)
+    result
+        .structured_content
+        .as_ref()
+        .and_then(ConfirmPreview::from_result)
 }
 
 /// Runs a call of `tool` on `cluster` (as the question names it) through the confirmation
@@ -154,7 +99,7 @@ where
     };
     match channel {
         ConfirmChannel::Token => first.into(),
-        ConfirmChannel::InputRequired => match input_required(&preview, cluster) {
+        ConfirmChannel::InputRequired => match confirm_mcp::input_required(&preview, cluster) {
             Some(r) => r.into(),
             None => first.into(),
         },

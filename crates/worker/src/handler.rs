@@ -115,7 +115,7 @@ impl ServerHandler for WorkerMcp {
             ));
         }
         let channel = ConfirmChannel::of(&context);
-        let answered = elicit::answered(&request);
+        let answered = hyperfed_protocol::confirm_mcp::answered(&request);
         let args: Map<String, Value> = request.arguments.unwrap_or_default();
         let progress = match context.meta.get_progress_token() {
             Some(token) => ProgressReporter::new(context.peer.clone(), token),

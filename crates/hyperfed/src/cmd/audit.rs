@@ -32,7 +32,7 @@ pub struct AuditArgs {
     /// Only entries of this cluster alias.
     #[arg(long)]
     pub cluster: Option<String>,
-    /// Only entries with this outcome (ok, error, refused, unknown, confirmation_required, ...).
+    /// Only entries with this outcome (ok, error, refused, unknown, confirmation_required, declined, ...).
     #[arg(long)]
     pub outcome: Option<String>,
     /// Only entries at or after this time: RFC 3339 or a duration ago (30m, 24h).
