@@ -322,3 +322,35 @@ async fn a_client_without_elicitation_keeps_the_token_flow() {
     assert!(person.questions().is_empty());
     worker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_worker_refuses_before_asking() {
+    let mut config = config();
+    config.read_only = true;
+    let worker = hyperfed_worker::start(config).await.expect("worker starts");
+    let (uuid, _) = running(&worker).remove(0);
+    for protocol in [ProtocolVersion::V_2025_11_25, ProtocolVersion::V_2026_07_28] {
+        let person = Person::new(ElicitationAction::Accept, protocol.clone());
+        let client = if protocol.has_initialize() {
+            session(&worker, person.clone()).await
+        } else {
+            stateless(&worker, person.clone()).await
+        };
+        let refused = client
+            .call_tool(
+                CallToolRequestParams::new("vm_stop").with_arguments(obj(json!({"vm": uuid}))),
+            )
+            .await
+            .expect_err("vm_stop is not served read-only");
+        assert!(
+            refused.to_string().contains("unknown tool 'vm_stop'"),
+            "{refused}"
+        );
+        assert!(
+            person.questions().is_empty(),
+            "{protocol}: asked before refusing"
+        );
+        assert_eq!(state_of(&worker, &uuid), "RUNNING");
+    }
+    worker.shutdown().await;
+}

@@ -320,6 +320,18 @@ impl Power {
 async fn run(call: ToolCall<'_>, power: Power) -> ToolResult {
     let state = call.state;
     let vm = call.resolve_vm_fresh().await?;
+    // Starting a running VM succeeds without a change on a real cluster (a START task that
+    // completes at once): answer the same, plainly, so "start to make sure" is no error.
+    if power == Power::Start
+        && matches!(vm.state.as_str(), "RUNNING" | "BLOCKED")
+        && !vm.is_replication_target()
+    {
+        return Ok(json!({
+            "action": power.action_type(),
+            "vm": vm_brief(&vm),
+            "note": format!("VM '{}' is already running (state {}); nothing to start, nothing changed.", vm.name, vm.state.as_str()),
+        }));
+    }
     if let Some(why) = power.refuse(&vm) {
         return Err(why);
     }
