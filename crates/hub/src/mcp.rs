@@ -126,7 +126,14 @@ impl ServerHandler for HubServer {
         match dispatch::call_tool(&self.hub, &request.name, request.arguments, &call).await {
             // A 2026-07-28 client is asked through an input_required result.
             Ok(_) if let Some(asking) = call.confirm.input_required() => Ok(asking.into()),
-            Ok(result) => Ok(result.into()),
+            Ok(mut result) => {
+                // A result relayed from a worker session (2025-11-25) carries no resultType;
+                // 2026-07-28 clients require it (rmcp strips it again for older clients).
+                result
+                    .result_type
+                    .get_or_insert(rmcp::model::ResultType::COMPLETE);
+                Ok(result.into())
+            }
             Err(HubError::BadRequest(msg)) => Err(ErrorData::invalid_params(msg, None)),
             // A tool-level error, so the model reads why and what scope is needed.
             Err(HubError::Forbidden(msg)) => {
