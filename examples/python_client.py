@@ -5,9 +5,11 @@ Needs the SDK first:  pip install mcp   (tested with mcp 2.3.0)
 
 Usage:
     python examples/python_client.py URL [--token T] [--mode legacy|auto|2026-07-28]
-                                     [--call TOOL [--args JSON]]
+                                     [--call TOOL [--args JSON]] [--confirm yes|no|cancel]
 
-Without --call it lists the tools. The token defaults to $HYPERFED_TOKEN. A failure prints
+Without --call it lists the tools. With --confirm the client declares elicitation: a
+destructive call then asks its yes/no question (printed on stderr) and gets this answer,
+instead of answering a preview with a confirm_token. The token defaults to $HYPERFED_TOKEN. A failure prints
 one line saying what went wrong (exit code 2); a tool error prints the result (exit code 1).
 """
 
@@ -20,7 +22,7 @@ import urllib.error
 import urllib.request
 
 try:
-    from mcp import Client
+    from mcp import Client, types
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared._httpx_utils import create_mcp_http_client
 except ImportError:
@@ -65,9 +67,24 @@ def explain(url: str, headers, exc: BaseException) -> str:
     return f"the MCP session with {url} failed: {leaf(exc)}"
 
 
+def answer_with(choice: str):
+    """An elicitation callback that shows the question and gives the same answer every time."""
+
+    async def answer(_context, params: types.ElicitRequestParams) -> types.ElicitResult:
+        print(f"asked: {params.message}", file=sys.stderr)
+        if choice == "yes":
+            return types.ElicitResult(action="accept", content={"confirm": True})
+        if choice == "no":
+            return types.ElicitResult(action="decline")
+        return types.ElicitResult(action="cancel")
+
+    return answer
+
+
 async def run(opts, headers) -> int:
     transport = streamable_http_client(opts.url, http_client=create_mcp_http_client(headers=headers))
-    async with Client(transport, mode=opts.mode) as client:
+    asker = answer_with(opts.confirm) if opts.confirm else None
+    async with Client(transport, mode=opts.mode, elicitation_callback=asker) as client:
         if opts.call:
             result = await client.call_tool(opts.call, json.loads(opts.args))
             out = result.structured_content if result.structured_content is not None else [
@@ -95,6 +112,8 @@ def main() -> int:
     parser.add_argument("--mode", default="legacy", help="legacy (initialize handshake), auto, or 2026-07-28")
     parser.add_argument("--call", help="tool to call")
     parser.add_argument("--args", default="{}", help="JSON arguments for --call")
+    parser.add_argument("--confirm", choices=["yes", "no", "cancel"],
+                        help="answer confirmation questions (elicitation) with this")
     opts = parser.parse_args()
     headers = {"Authorization": f"Bearer {opts.token}"} if opts.token else None
     try:

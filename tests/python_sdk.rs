@@ -1,5 +1,6 @@
 //! An independent MCP client, the official Python SDK, against a worker process and a hub
-//! process, in the legacy handshake mode (2025-era clients) and in the stateless 2026-07-28 mode.
+//! process, in the legacy handshake mode (2025-era clients) and in the stateless 2026-07-28 mode,
+//! including destructive calls confirmed by the SDK's elicitation callback.
 //! The SDK is found through $HYPERFED_PYTHON (set by .ci/run to a venv with `mcp` installed);
 //! without it the test is skipped loudly, except under CI=true, where that is a failure.
 
@@ -32,10 +33,25 @@ fn example() -> PathBuf {
 }
 
 fn run_client(py: &str, url: &str, token: &str, mode: &str, call: Option<(&str, &str)>) -> String {
+    run_answering(py, url, token, mode, call, None)
+}
+
+/// Like [`run_client`], answering confirmation questions (elicitation) with `confirm`.
+fn run_answering(
+    py: &str,
+    url: &str,
+    token: &str,
+    mode: &str,
+    call: Option<(&str, &str)>,
+    confirm: Option<&str>,
+) -> String {
     let mut cmd = Command::new(py);
     cmd.arg(example())
         .arg(url)
         .args(["--token", token, "--mode", mode]);
+    if let Some(answer) = confirm {
+        cmd.args(["--confirm", answer]);
+    }
     if let Some((tool, args)) = call {
         cmd.args(["--call", tool, "--args", args]);
     }
@@ -165,5 +181,48 @@ async fn python_sdk_against_worker_and_hub() {
         let v: Value = serde_json::from_str(&out).expect("JSON from the client");
         assert_eq!(v["is_error"], false, "{mode}: {v}");
         assert!(v.to_string().contains("edge-py"), "{mode}: {v}");
+    }
+
+    // Confirmation by asking the person: the SDK declares elicitation and answers with
+    // --confirm; no/cancel change nothing, yes stops the VM (worker, and hub in both modes).
+    let cases = [
+        (
+            &worker_mcp,
+            "worker-token",
+            "legacy",
+            r#"{"vm":"nvr-02"}"#,
+            "no",
+        ),
+        (
+            &hub_mcp,
+            "hub-token",
+            "legacy",
+            r#"{"cluster":"edge-py","vm":"file-01"}"#,
+            "cancel",
+        ),
+        (
+            &hub_mcp,
+            "hub-token",
+            "2026-07-28",
+            r#"{"cluster":"edge-py","vm":"pos-01"}"#,
+            "no",
+        ),
+    ];
+    for (url, token, mode, args, refusal) in cases {
+        for answer in [refusal, "yes"] {
+            let out = run_answering(&py, url, token, mode, Some(("vm_stop", args)), Some(answer));
+            let v: Value = serde_json::from_str(&out).expect("JSON from the client");
+            assert_eq!(v["is_error"], false, "{mode} {answer}: {v}");
+            if answer == "yes" {
+                assert_eq!(v["result"]["state"], "COMPLETE", "{mode} {answer}: {v}");
+                assert_eq!(
+                    v["result"]["vm"]["state"], "SHUTOFF",
+                    "{mode} {answer}: {v}"
+                );
+            } else {
+                assert_eq!(v["result"]["declined"], true, "{mode} {answer}: {v}");
+                assert!(v.get("confirm_token").is_none(), "{v}");
+            }
+        }
     }
 }
