@@ -1,6 +1,7 @@
 //! `hyperfed connect URL`: a stdio MCP server that relays everything to a hub or worker over
 //! streamable HTTP, for clients that only speak stdio (Claude Desktop). Tool lists, calls,
-//! resources, progress, cancellation and list_changed pass straight through.
+//! resources, progress, cancellation, list_changed and confirmation questions (elicitation)
+//! pass straight through.
 //!
 //! When the endpoint cannot be used (bad token, wrong path, nothing listening, no scheme), the
 //! bridge still answers the client's `initialize`, with a JSON-RPC error that says what is
@@ -13,9 +14,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, InitializeRequestParams, InitializeResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, ClientConfig, ElicitRequestParams, ElicitResult,
+    ElicitationCapability, InitializeRequestParams, InitializeResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{NotificationContext, Peer, RequestContext, RoleClient, RoleServer};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -45,6 +47,40 @@ struct UpstreamEvents {
 }
 
 impl ClientHandler for UpstreamEvents {
+    // The bridge declares form elicitation upstream (it connects before the stdio client says
+    // what it can do), so a hub or worker may ask the person to confirm a destructive call.
+    fn get_info(&self) -> ClientConfig {
+        let mut info = ClientConfig::default();
+        info.capabilities.elicitation =
+            Some(ElicitationCapability::new().with_form(Default::default()));
+        info
+    }
+
+    /// Passes the question to the stdio client, which is the one person behind this bridge. A
+    /// client that cannot show questions gets an error here, and the server then answers with
+    /// its preview and confirm_token, as it does for any client that cannot be asked.
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _ctx: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        let Some(peer) = downstream_peer(&self.downstream) else {
+            return Err(ErrorData::invalid_request(
+                "no stdio client to ask yet",
+                None,
+            ));
+        };
+        if peer.supported_elicitation_modes().is_empty() {
+            return Err(ErrorData::invalid_request(
+                "the stdio client cannot show questions (no elicitation capability)",
+                None,
+            ));
+        }
+        peer.create_elicitation(request)
+            .await
+            .map_err(upstream_error)
+    }
+
     async fn on_tool_list_changed(&self, _ctx: NotificationContext<RoleClient>) {
         if let Some(peer) = downstream_peer(&self.downstream) {
             let _ = peer.notify_tool_list_changed().await;
