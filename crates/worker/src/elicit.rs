@@ -65,23 +65,39 @@ pub fn preview_of(result: &CallToolResult) -> Option<ConfirmPreview> {
         .and_then(ConfirmPreview::from_result)
 }
 
-/// Runs a call of `tool` on `cluster` (as the question names it) through the confirmation
-/// channel: `run` executes the tool with the given arguments (once for the preview, and again
+/// Who is asked about what, for one call.
+pub(crate) struct Asking<'a> {
+    /// The tool called.
+    pub tool: &'a str,
+    /// The cluster as the question names it.
+    pub cluster: &'a str,
+    /// How the client can be asked.
+    pub channel: ConfirmChannel,
+    /// How long the person may take to answer.
+    pub timeout: Duration,
+    /// The call's cancellation (stops waiting for an answer).
+    pub cancelled: Option<tokio_util::sync::CancellationToken>,
+}
+
+/// Runs a call through its confirmation channel (see [`Asking`]): `run` executes the tool with the given arguments (once for the preview, and again
 /// with the token after a yes; a call that needs no confirmation runs once).
 pub(crate) async fn run_confirmed<F, Fut>(
-    tool: &str,
-    cluster: &str,
-    channel: ConfirmChannel,
+    asked: Asking<'_>,
     answered: Option<(Answer, String)>,
     mut args: Map<String, Value>,
-    timeout: Duration,
-    cancelled: Option<tokio_util::sync::CancellationToken>,
     run: F,
 ) -> CallToolResponse
 where
     F: Fn(Map<String, Value>) -> Fut,
     Fut: std::future::Future<Output = CallToolResult>,
 {
+    let Asking {
+        tool,
+        cluster,
+        channel,
+        timeout,
+        cancelled,
+    } = asked;
     if let (ConfirmChannel::InputRequired, Some((answer, token))) = (&channel, answered) {
         if answer == Answer::Yes {
             args.insert("confirm_token".into(), Value::String(token));

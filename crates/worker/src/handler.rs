@@ -137,17 +137,14 @@ impl ServerHandler for WorkerMcp {
         let name = request.name.into_owned();
         let cancel = progress.cancellation();
         let run = |args| run_tool(self.state.clone(), name.clone(), args, progress.clone());
-        Ok(elicit::run_confirmed(
-            &name,
-            &cluster,
+        let asking = elicit::Asking {
+            tool: &name,
+            cluster: &cluster,
             channel,
-            answered,
-            args,
-            self.state.confirmations.ttl(),
-            cancel,
-            run,
-        )
-        .await)
+            timeout: self.state.confirmations.ttl(),
+            cancelled: cancel,
+        };
+        Ok(elicit::run_confirmed(asking, answered, args, run).await)
     }
 
     async fn list_resources(
