@@ -10,7 +10,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 /// HyperFed: federate SCALE Computing HyperCore clusters behind one MCP endpoint.
 #[derive(Parser)]
@@ -46,10 +46,26 @@ enum Command {
     Place(cmd::place::PlaceArgs),
     /// Issue scoped client tokens (read, operate, admin) signed with the hub's key.
     Token(cmd::token::TokenArgs),
+    /// Print a shell completion script (bash, zsh or fish) to stdout.
+    Completions(cmd::completions::CompletionsArgs),
+    /// Write man pages (hyperfed.1 and one per subcommand) into a directory.
+    Man(cmd::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Generated from the CLI definition; no runtime and no logging needed.
+    let generated = match &cli.command {
+        Command::Completions(args) => Some(cmd::completions::completions(args, Cli::command())),
+        Command::Man(args) => Some(cmd::completions::man(args, Cli::command())),
+        _ => None,
+    };
+    if let Some(result) = generated {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        };
+    }
     cmd::logging::init(&cli.log, cli.log_format);
     // One rustls crypto provider (ring) for the whole process.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -71,6 +87,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => cmd::bench::run(args).await,
             Command::Token(args) => cmd::token::run(args).await,
             Command::Place(args) => cmd::place::run(args).await,
+            Command::Completions(_) | Command::Man(_) => Ok(()),
         }
     });
     // Background tasks (open connections, signal handlers) must not hold up the exit.

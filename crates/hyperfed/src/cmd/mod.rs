@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod completions;
 pub mod connect;
 pub mod demo;
 pub mod demo_nats;
