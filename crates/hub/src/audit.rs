@@ -12,7 +12,7 @@ use crate::error::HubError;
 pub(crate) const AUDIT_TREE: &str = "audit";
 
 /// One mutating call made through the hub.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Monotonic id (also the sled key).
     pub id: u64,

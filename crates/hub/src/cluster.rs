@@ -59,7 +59,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// Whether a cluster can take calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
     /// Joined and heartbeating.
@@ -82,7 +82,7 @@ impl Health {
 }
 
 /// A cluster as shown by `GET /v1/clusters`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ClusterSummary {
     /// Alias on the hub.
     pub alias: String,

@@ -1,8 +1,11 @@
 //! The hub's HTTP surface: the worker join/heartbeat/leave endpoints, the MCP endpoint and
-//! the REST API for cURL, with bearer-token authentication (constant-time) on `/mcp` and `/v1/*`.
+//! the REST API for cURL, with bearer-token authentication (constant-time) on `/mcp` and `/v1/*`,
+//! public health probes, and the OpenAPI 3.1 document of this REST API derived from the
+//! handlers' annotations below (`GET /v1/openapi.json`, public: it describes, holds no data).
 
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -14,6 +17,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::OpenApi as _;
 
 use crate::audit::{DEFAULT_PAGE, MAX_PAGE};
 use crate::auth::{ClientClaims, Principal, Scope};
@@ -21,6 +25,7 @@ use crate::call_context::CallContext;
 use crate::cluster::Health;
 use crate::error::HubError;
 use crate::fast_path::HubFastPath;
+use crate::http_body::{AuditPage, ClusterList, HubHealth};
 use crate::hub::{Hub, JoinRefusal};
 use crate::mcp::HubServer;
 use crate::session_limit::{SessionLimit, limit_sessions};
@@ -28,9 +33,21 @@ use crate::{dispatch, fleet, fleet_overview};
 use hyperfed_http::bearer::bearer;
 use hyperfed_http::mcp_fast_path::{FastPath, mcp_fast_path};
 use hyperfed_http::origin::{HostPolicy, check_host_and_origin, require_json_body};
+use hyperfed_protocol::rest::{
+    ErrorBody, Liveness, Readiness, ReadinessCheck, ToolDescription, ToolList, ToolResult,
+};
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({"error": message.into()}))).into_response()
+    let message = message.into();
+    (status, Json(hyperfed_protocol::rest::error_body(&message))).into_response()
+}
+
+/// A query string that does not parse: 400 in the one error shape, naming the parameter.
+fn bad_query(e: QueryRejection) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        format!("invalid query string: {}", e.body_text()),
+    )
 }
 
 impl IntoResponse for HubError {
@@ -79,7 +96,18 @@ async fn require_token(State(hub): State<Arc<Hub>>, mut req: Request, next: Next
     next.run(req).await
 }
 
-async fn join(
+/// A worker joins with an HMAC proof of the join secret; answers its worker token.
+#[utoipa::path(post, path = "/v1/join", tag = "workers",
+    request_body = JoinRequest,
+    responses(
+        (status = 200, description = "Joined (or re-joined) under the alias", body = hyperfed_protocol::JoinResponse),
+        (status = 400, description = "The request is not a valid join request", body = ErrorBody),
+        (status = 401, description = "Wrong proof, stale timestamp or replayed nonce", body = ErrorBody),
+        (status = 409, description = "The alias is taken by another cluster", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 502, description = "The hub cannot reach the worker's MCP endpoint", body = ErrorBody),
+    ))]
+pub(crate) async fn join(
     State(hub): State<Arc<Hub>>,
     body: Result<Json<JoinRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
@@ -104,7 +132,13 @@ async fn join(
     }
 }
 
-async fn heartbeat(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
+/// A joined worker's heartbeat (with its worker token); answers a refreshed token.
+#[utoipa::path(post, path = "/v1/heartbeat", tag = "workers", security(("worker_token" = [])),
+    responses(
+        (status = 200, description = "Heartbeat recorded", body = hyperfed_protocol::HeartbeatResponse),
+        (status = 401, description = "Unknown or expired worker token", body = ErrorBody),
+    ))]
+pub(crate) async fn heartbeat(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
     match bearer(&headers).and_then(|t| hub.heartbeat(t)) {
         Some(resp) => Json(resp).into_response(),
         None => error(
@@ -114,7 +148,13 @@ async fn heartbeat(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response 
     }
 }
 
-async fn leave(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
+/// A joined worker leaves (with its worker token).
+#[utoipa::path(post, path = "/v1/leave", tag = "workers", security(("worker_token" = [])),
+    responses(
+        (status = 204, description = "Left; the cluster is forgotten"),
+        (status = 401, description = "Unknown or expired worker token", body = ErrorBody),
+    ))]
+pub(crate) async fn leave(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
     if bearer(&headers).is_some_and(|t| hub.leave(t)) {
         StatusCode::NO_CONTENT.into_response()
     } else {
@@ -122,56 +162,172 @@ async fn leave(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn health(State(hub): State<Arc<Hub>>) -> Json<Value> {
+/// Public: the hub serves, with cluster counts (kept as it always was; see /livez, /readyz).
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "The hub serves", body = HubHealth)))]
+pub(crate) async fn health(State(hub): State<Arc<Hub>>) -> Json<HubHealth> {
     let clusters = hub.clusters();
     let up = clusters.iter().filter(|c| c.state == Health::Up).count();
-    Json(json!({"status": "ok", "clusters": clusters.len(), "up": up}))
+    Json(HubHealth {
+        status: "ok",
+        clusters: clusters.len(),
+        up,
+    })
 }
 
-async fn clusters(State(hub): State<Arc<Hub>>) -> Json<Value> {
-    Json(json!({"clusters": hub.clusters()}))
+/// Public liveness: 200 while the process serves HTTP; nothing else is checked.
+#[utoipa::path(get, path = "/livez", tag = "health",
+    responses((status = 200, description = "The process serves HTTP", body = Liveness)))]
+pub(crate) async fn livez() -> Json<Liveness> {
+    Json(Liveness::live())
 }
 
-async fn status(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, HubError> {
+/// Public readiness: 200 when the hub's store is open and it is not shutting down, else 503.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, description = "Ready: the store is open and the hub is not stopping", body = Readiness),
+        (status = 503, description = "Not ready; `error` names the failed checks", body = Readiness),
+    ))]
+pub(crate) async fn readyz(State(hub): State<Arc<Hub>>) -> Response {
+    let store = hub.store().is_open();
+    let stopping = hub.shutdown_token().is_cancelled();
+    let (status, body) = Readiness::of(vec![
+        ReadinessCheck {
+            name: "store".into(),
+            ok: store,
+            problem: (!store).then(|| "the hub database is closed".into()),
+        },
+        ReadinessCheck {
+            name: "serving".into(),
+            ok: !stopping,
+            problem: stopping.then(|| "the hub is shutting down".into()),
+        },
+    ]);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    (status, Json(body)).into_response()
+}
+
+/// Public: this document, the OpenAPI 3.1 description of the hub's REST API.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = Object)))]
+pub(crate) async fn openapi_json() -> Response {
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        openapi_document(),
+    )
+        .into_response()
+}
+
+/// The hub's OpenAPI document as JSON, built once.
+pub(crate) fn openapi_document() -> &'static str {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| HubApi::openapi().to_json().unwrap_or_else(|_| "{}".into()))
+}
+
+/// The registered clusters with their state.
+#[utoipa::path(get, path = "/v1/clusters", tag = "fleet", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every registered cluster", body = ClusterList),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+    ))]
+pub(crate) async fn clusters(State(hub): State<Arc<Hub>>) -> Json<ClusterList> {
+    Json(ClusterList {
+        clusters: hub.clusters(),
+    })
+}
+
+/// The fleet at a glance (the `fleet_status` tool's result).
+#[utoipa::path(get, path = "/v1/status", tag = "fleet", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The fleet_status result", body = ToolResult),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 500, description = "The hub database failed", body = ErrorBody),
+    ))]
+pub(crate) async fn status(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, HubError> {
     fleet_overview::fleet_status(&hub, &Default::default())
         .await
         .map(Json)
 }
 
-#[derive(Deserialize)]
-struct VmQuery {
+/// `GET /v1/vms` filters (the `vm_search` tool's arguments).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct VmQuery {
+    /// Power state, e.g. RUNNING or SHUTOFF.
     state: Option<String>,
+    /// Part of the VM name.
     name: Option<String>,
+    /// A tag the VM carries.
     tag: Option<String>,
+    /// Only this cluster alias.
     cluster: Option<String>,
 }
 
-async fn vms(
+/// VMs across the fleet (the `vm_search` tool's result).
+#[utoipa::path(get, path = "/v1/vms", tag = "fleet", security(("bearer" = [])), params(VmQuery),
+    responses(
+        (status = 200, description = "The vm_search result", body = ToolResult),
+        (status = 400, description = "A filter is invalid or the query string does not parse", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "No cluster by that alias", body = ErrorBody),
+    ))]
+pub(crate) async fn vms(
     State(hub): State<Arc<Hub>>,
-    Query(q): Query<VmQuery>,
-) -> Result<Json<Value>, HubError> {
+    q: Result<Query<VmQuery>, QueryRejection>,
+) -> Result<Response, HubError> {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return Ok(bad_query(e)),
+    };
     let args = dispatch::object_of([
         ("state", q.state),
         ("name", q.name),
         ("tag", q.tag),
         ("cluster", q.cluster),
     ]);
-    fleet::vm_search(&hub, &args).await.map(Json)
+    fleet::vm_search(&hub, &args)
+        .await
+        .map(|v| Json(v).into_response())
 }
 
-async fn tools(
+/// The tools this token may call (MCP `Tool` objects).
+#[utoipa::path(get, path = "/v1/tools", tag = "tools", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The tools visible to this token's scope", body = ToolList),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+    ))]
+pub(crate) async fn tools(
     State(hub): State<Arc<Hub>>,
     principal: Option<axum::Extension<Principal>>,
-) -> Json<Value> {
+) -> Json<ToolList> {
     let scope = principal.map_or(Scope::Admin, |p| p.0.scope);
     let catalog = hub.catalog();
     let tools = catalog.visible(scope);
-    Json(json!({"count": tools.len(), "tools": tools.as_ref()}))
+    Json(ToolList {
+        count: tools.len(),
+        tools: serde_json::to_value(tools.as_ref()).unwrap_or(Value::Null),
+    })
 }
 
 /// `POST /v1/tools/{name}`: the same shape as the worker's REST API, the result object on
 /// success; on failure a fitting status and `{"error": "..."}`.
-async fn call(
+#[utoipa::path(post, path = "/v1/tools/{name}", tag = "tools", security(("bearer" = [])),
+    params(("name" = String, Path, description = "A tool name from GET /v1/tools")),
+    request_body(content = Object, description = "The tool's arguments (its inputSchema); an empty body is no arguments", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The tool's result (its outputSchema); a tool without structured output answers {\"text\": ...}", body = ToolResult),
+        (status = 400, description = "The body is not a JSON object", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 403, description = "Refused for this token's scope", body = ErrorBody),
+        (status = 404, description = "No such tool, cluster or VM", body = ErrorBody),
+        (status = 409, description = "The VM name is ambiguous", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "The tool ran and failed (wrong argument, HyperCore refused)", body = ErrorBody),
+        (status = 502, description = "The cluster is down or failed", body = ErrorBody),
+        (status = 503, description = "The cluster cannot take calls now", body = ErrorBody),
+        (status = 504, description = "The worker was lost mid-call", body = ErrorBody),
+    ))]
+pub(crate) async fn call(
     State(hub): State<Arc<Hub>>,
     Path(name): Path<String>,
     principal: Option<axum::Extension<Principal>>,
@@ -215,7 +371,21 @@ async fn call(
 
 /// `POST /v1/placement`: the arguments of `placement_select` (ranked table), or with
 /// `"dispatch": true` and a `name` those of `vm_place` (the VM is created on the first).
-async fn placement(
+#[utoipa::path(post, path = "/v1/placement", tag = "fleet", security(("bearer" = [])),
+    request_body(content = Object, description = "placement_select's arguments (see its inputSchema in GET /v1/tools); with \"dispatch\": true and a name, vm_place's", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The ranked table (placement_select), or the created VM (vm_place)", body = ToolResult),
+        (status = 400, description = "The body is not a JSON object, or dispatch is not a boolean", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 403, description = "Refused for this token's scope", body = ErrorBody),
+        (status = 404, description = "No cluster by that alias", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "The placement failed (bad requirements, no fit, the create failed)", body = ErrorBody),
+        (status = 502, description = "A cluster failed", body = ErrorBody),
+        (status = 503, description = "A cluster cannot take calls now", body = ErrorBody),
+        (status = 504, description = "A worker was lost mid-call", body = ErrorBody),
+    ))]
+pub(crate) async fn placement(
     State(hub): State<Arc<Hub>>,
     principal: Option<axum::Extension<Principal>>,
     body: axum::body::Bytes,
@@ -245,14 +415,23 @@ async fn placement(
     Ok(Json(dispatch::result_json(&result).unwrap_or(Value::Null)).into_response())
 }
 
-#[derive(Deserialize)]
-struct AuditQuery {
+/// `GET /v1/audit` paging and filters.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AuditQuery {
+    /// Records per page (100 by default, at most 1000).
     limit: Option<usize>,
+    /// Only records older than this id (`next_before` of the previous page).
     before: Option<u64>,
+    /// Only calls by this token subject.
     subject: Option<String>,
+    /// Only calls to this cluster alias.
     cluster: Option<String>,
+    /// Only this outcome: pending, ok, error, confirmation_required, cancelled.
     outcome: Option<String>,
+    /// Only records from then on: RFC 3339 or a duration ago (`24h`).
     since: Option<String>,
+    /// Only records until then: RFC 3339 or a duration ago.
     until: Option<String>,
 }
 
@@ -260,11 +439,22 @@ struct AuditQuery {
 /// matching records (100 by default, at most 1000), oldest first, with `next_before` for the
 /// older page. `admin` sees every record; a `read` or `operate` token only the calls made
 /// with its own subject. `since`/`until` take RFC 3339 or a duration ago (`24h`).
-async fn audit(
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery),
+    responses(
+        (status = 200, description = "One page of audit records", body = AuditPage),
+        (status = 400, description = "A filter or the query string is invalid", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 500, description = "The hub database failed", body = ErrorBody),
+    ))]
+pub(crate) async fn audit(
     State(hub): State<Arc<Hub>>,
-    Query(q): Query<AuditQuery>,
+    q: Result<Query<AuditQuery>, QueryRejection>,
     principal: Option<axum::Extension<Principal>>,
-) -> Result<Json<Value>, HubError> {
+) -> Result<Response, HubError> {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return Ok(bad_query(e)),
+    };
     let who = principal.map_or_else(Principal::anonymous, |p| p.0);
     let limit = q.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let own = (who.scope < Scope::Admin).then(|| who.subject.clone());
@@ -282,9 +472,53 @@ async fn audit(
             own.as_deref().is_none_or(|sub| e.made_by(sub)) && matcher.matches(e)
         })
         .await?;
-    Ok(Json(
-        json!({"count": entries.len(), "entries": entries, "next_before": next}),
-    ))
+    Ok(Json(AuditPage {
+        count: entries.len(),
+        entries,
+        next_before: next,
+    })
+    .into_response())
+}
+
+/// The hub's REST API as an OpenAPI 3.1 document, derived from the annotations above.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "HyperFed hub REST API",
+        description = "The hub's REST face for cURL and scripts (MCP clients use /mcp). Every 4xx and 5xx answer has the body ErrorBody: {\"error\": \"<message>\"}."
+    ),
+    paths(
+        health, livez, readyz, openapi_json, join, heartbeat, leave, clusters, status, vms,
+        tools, call, placement, audit
+    ),
+    components(schemas(ErrorBody, ToolDescription)),
+    modifiers(&BearerSchemes),
+    tags(
+        (name = "health", description = "Public probes for load balancers and Kubernetes"),
+        (name = "meta", description = "This description"),
+        (name = "workers", description = "Workers joining, heartbeating and leaving"),
+        (name = "fleet", description = "Clusters and VMs across the fleet"),
+        (name = "tools", description = "Every MCP tool, callable over REST"),
+        (name = "audit", description = "Who changed what, through the hub"),
+    )
+)]
+struct HubApi;
+
+/// The two bearer schemes: client tokens (`--token` or a scoped token) and worker tokens.
+struct BearerSchemes;
+
+impl utoipa::Modify for BearerSchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        let mut client = Http::new(HttpAuthScheme::Bearer);
+        client.description =
+            Some("The hub's --token, or a scoped token from `hyperfed token issue`".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(client));
+        let mut worker = Http::new(HttpAuthScheme::Bearer);
+        worker.description = Some("The worker token a join answered".into());
+        components.add_security_scheme("worker_token", SecurityScheme::Http(worker));
+    }
 }
 
 /// A session DELETE answers 204 instead of rmcp's 202: the Python MCP SDK reads only 200 and
@@ -364,6 +598,9 @@ pub(crate) fn router(hub: Arc<Hub>, bound: std::net::SocketAddr) -> Router {
     Router::new()
         .merge(protected)
         .route("/health", get(health))
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/v1/openapi.json", get(openapi_json))
         .route("/v1/join", post(join))
         .route("/v1/heartbeat", post(heartbeat))
         .route("/v1/leave", post(leave))

@@ -45,6 +45,7 @@ mod recovery;
 // Front ends.
 mod fast_path;
 mod http;
+mod http_body;
 mod mcp;
 mod session_limit;
 

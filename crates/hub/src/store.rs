@@ -397,6 +397,11 @@ impl Store {
         self.with(|t| crate::audit::page(&t.audit, before, limit, keep))
     }
 
+    /// Whether the database is open (not yet closed by shutdown).
+    pub(crate) fn is_open(&self) -> bool {
+        self.with(|_| Ok(())).is_ok()
+    }
+
     /// Flushes and closes the database, releasing its directory lock.
     pub(crate) fn close(&self) {
         let taken = self.trees.write().ok().and_then(|mut g| g.take());

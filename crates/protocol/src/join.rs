@@ -74,7 +74,7 @@ fn unreachable_hmac() -> HmacSha256 {
 }
 
 /// A worker's request to join a hub, carrying an HMAC proof of the shared secret.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct JoinRequest {
     /// Requested alias (already normalised by the worker; the hub normalises again).
     pub alias: String,
@@ -176,7 +176,7 @@ impl JoinRequest {
 }
 
 /// The hub's answer to a successful join.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct JoinResponse {
     /// The alias the cluster was registered under.
     pub alias: String,
@@ -187,7 +187,7 @@ pub struct JoinResponse {
 }
 
 /// The hub's answer to a heartbeat: a renewed worker token.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct HeartbeatResponse {
     /// A fresh worker token.
     pub worker_token: String,

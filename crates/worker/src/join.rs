@@ -31,6 +31,8 @@ pub(crate) struct JoinStatus {
     pub alias: Arc<RwLock<Option<String>>>,
     /// What the last failed join attempt said (cleared on a successful join).
     pub problem: Arc<RwLock<Option<String>>>,
+    /// Whether this worker was started to join a hub (readiness then waits for the join).
+    pub joining: bool,
 }
 
 impl JoinStatus {

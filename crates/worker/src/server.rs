@@ -271,6 +271,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     let join_status = JoinStatus {
         alias: state.alias.clone(),
         problem: Arc::default(),
+        joining: config.join.is_some(),
     };
 
     let cancel = CancellationToken::new();

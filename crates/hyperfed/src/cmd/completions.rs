@@ -53,8 +53,12 @@ pub fn completions(args: &CompletionsArgs, mut cli: clap::Command) -> anyhow::Re
 pub fn man(args: &ManArgs, cli: clap::Command) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("man DIR: cannot create {}", args.dir.display()))?;
-    clap_mangen::generate_to(cli, &args.dir)
-        .with_context(|| format!("man DIR: cannot write the pages into {}", args.dir.display()))?;
+    clap_mangen::generate_to(cli, &args.dir).with_context(|| {
+        format!(
+            "man DIR: cannot write the pages into {}",
+            args.dir.display()
+        )
+    })?;
     let mut pages: Vec<String> = std::fs::read_dir(&args.dir)
         .with_context(|| format!("man DIR: cannot list {}", args.dir.display()))?
         .filter_map(|e| e.ok())
