@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use hyperfed_hub::config::{FileConfig, read_secret_file};
+
+use super::credentials;
 use hyperfed_hub::{HubConfig, TlsFiles, ToolsMode};
 use hyperfed_protocol::{Secret, parse_duration};
 
@@ -124,9 +126,12 @@ fn resolve(args: HubArgs) -> anyhow::Result<HubConfig> {
         (None, Some(path), _, _) => read_secret_file(&path)?,
         (None, None, Some(s), _) => s,
         (None, None, None, Some(path)) => read_secret_file(&path)?,
-        (None, None, None, None) => bail!(
-            "no join secret: give --secret, --secret-file, HYPERFED_SECRET or secret_file in the config file"
-        ),
+        (None, None, None, None) => match credentials::file(credentials::JOIN_SECRET) {
+            Some(path) => read_secret_file(&path)?,
+            None => bail!(
+                "no join secret: give --secret, --secret-file, HYPERFED_SECRET, secret_file in the config file, or the systemd credential join-secret"
+            ),
+        },
     };
     if secret.is_empty() {
         bail!("the join secret is empty");
@@ -137,7 +142,9 @@ fn resolve(args: HubArgs) -> anyhow::Result<HubConfig> {
         (None, Some(path), _, _) => Some(read_secret_file(&path)?),
         (None, None, Some(t), _) => Some(t),
         (None, None, None, Some(path)) => Some(read_secret_file(&path)?),
-        (None, None, None, None) => None,
+        (None, None, None, None) => credentials::file(credentials::TOKEN)
+            .map(|path| read_secret_file(&path))
+            .transpose()?,
     }
     .filter(|t| !t.is_empty());
     let require_token = args.require_token || file.require_token.unwrap_or(false);

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bench;
 pub mod completions;
 pub mod connect;
+pub mod credentials;
 pub mod demo;
 pub mod demo_nats;
 pub mod hub;

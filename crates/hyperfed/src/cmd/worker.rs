@@ -12,6 +12,7 @@ use hyperfed_protocol::{Secret, parse_duration};
 use hyperfed_worker::config::{FileConfig, read_secret_file};
 use hyperfed_worker::{ClusterSource, JoinConfig, WorkerConfig};
 
+use super::credentials;
 use super::shutdown::ShutdownSignal;
 
 /// Arguments of `hyperfed worker`.
@@ -146,9 +147,12 @@ pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
             Some(p) => read_secret_file(&p, "password")?,
             None => match std::env::var("HYPERCORE_PASSWORD") {
                 Ok(p) if !p.is_empty() => Secret::new(p),
-                _ => bail!(
-                    "a real cluster needs a password: set HYPERCORE_PASSWORD or --password-file"
-                ),
+                _ => match credentials::file(credentials::HYPERCORE_PASSWORD) {
+                    Some(p) => read_secret_file(&p, "password")?,
+                    None => bail!(
+                        "a real cluster needs a password: set HYPERCORE_PASSWORD or --password-file (or the systemd credential hypercore-password)"
+                    ),
+                },
             },
         };
         let mut c = hypercore::ClusterConfig::new(
@@ -196,7 +200,9 @@ pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
     ) {
         (Some(t), _) => Some(Secret::new(t.clone())),
         (None, Some(p)) => Some(read_secret_file(p, "token")?),
-        (None, None) => None,
+        (None, None) => credentials::file(credentials::TOKEN)
+            .map(|p| read_secret_file(&p, "token"))
+            .transpose()?,
     };
     config.tls = match (
         args.tls_cert.clone().or(file.tls_cert.clone()),
@@ -236,9 +242,12 @@ pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
         ) {
             (Some(s), _) => Secret::new(s.clone()),
             (None, Some(p)) => read_secret_file(&p, "join secret")?,
-            (None, None) => {
-                bail!("--join needs the shared secret: --secret, HYPERFED_SECRET or --secret-file")
-            }
+            (None, None) => match credentials::file(credentials::JOIN_SECRET) {
+                Some(p) => read_secret_file(&p, "join secret")?,
+                None => bail!(
+                    "--join needs the shared secret: --secret, HYPERFED_SECRET, --secret-file or the systemd credential join-secret"
+                ),
+            },
         };
         warn_if_short(&secret);
         config.join = Some(JoinConfig {
