@@ -335,10 +335,18 @@ fn every_sh_block_of_the_readme_is_walked() {
         "MCP Inspector, Python",
         "Placement",
         "Simulated clusters",
+        "Health endpoints and the API description",
     ];
     // Sections whose commands need a NATS server: the same commands run in-process, against a
     // real nats-server, in crates/hub/tests/nats_fleet.rs (portless workers, two replicas).
-    let walked_elsewhere = ["Fleets beyond one machine"];
+    // Sections that install system-wide or need systemd, a container engine or Kubernetes: the
+    // files they use are checked with the real tools in tests/service.rs.
+    let walked_elsewhere = [
+        "Fleets beyond one machine",
+        "systemd",
+        "Container image and Kubernetes",
+        "Shell completions and man pages",
+    ];
     for heading in blocks(&readme()).keys() {
         assert!(
             walked.contains(&heading.as_str()) || walked_elsewhere.contains(&heading.as_str()),
@@ -381,9 +389,12 @@ fn the_hub_and_workers_section_works_as_written() {
             ("Many clusters: hub and workers", None),
             ("cURL against the hub", None),
             ("MCP Inspector, Python", None),
+            ("Health endpoints and the API description", None),
         ],
     );
     assert!(out.contains("\"cluster\":\"dc1\""), "{out}");
+    assert!(out.contains("\"status\":\"live\""), "{out}");
+    assert!(out.contains("\"openapi\":\"3.1.0\""), "{out}");
     assert!(
         out.contains("grafana"),
         "token list shows the issued token: {out}"
