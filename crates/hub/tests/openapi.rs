@@ -361,6 +361,18 @@ async fn every_hub_rest_answer_matches_the_hub_document() {
         .await;
     assert!(s == 404 || s == 422, "{s} {body}");
 
+    let place = "/v1/placement";
+    let needs = r#"{"vcpus": 1, "memory_bytes": 1073741824, "disk_bytes": 10737418240}"#;
+    let (s, body) = api.call(post(place, place, t, needs)).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        api.call(post(place, place, t, r#"{"dispatch": "yes"}"#))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(api.call(post(place, place, None, needs)).await.0, 401);
+
     // The join protocol, spoken by hand: a re-join of the running worker's cluster.
     let uuid = worker.cluster_uuid().expect("the worker knows its cluster");
     let signed = JoinRequest::sign(&Secret::new(SECRET), "dc1", &uuid, "dc1", &worker.mcp_url());
