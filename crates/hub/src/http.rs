@@ -236,17 +236,50 @@ pub(crate) async fn clusters(State(hub): State<Arc<Hub>>) -> Json<ClusterList> {
     })
 }
 
-/// The fleet at a glance (the `fleet_status` tool's result).
-#[utoipa::path(get, path = "/v1/status", tag = "fleet", security(("bearer" = [])),
+/// `limit` and `cursor` of a paged REST read, as the fleet tools take them (a `limit` that is
+/// not a number goes on as text, so the tool's own message names the argument).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// Rows per page.
+    limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    fn add_to(self, args: &mut rmcp::model::JsonObject) {
+        if let Some(n) = self.limit.filter(|n| !n.is_empty()) {
+            let v = n.parse::<u64>().map_or(Value::String(n), |n| json!(n));
+            args.insert("limit".into(), v);
+        }
+        if let Some(c) = self.cursor.filter(|c| !c.is_empty()) {
+            args.insert("cursor".into(), Value::String(c));
+        }
+    }
+}
+
+/// The fleet at a glance (the `fleet_status` tool's result), one page.
+#[utoipa::path(get, path = "/v1/status", tag = "fleet", security(("bearer" = [])), params(PageQuery),
     responses(
         (status = 200, description = "The fleet_status result", body = ToolResult),
+        (status = 400, description = "limit or cursor is invalid, or the query string does not parse", body = ErrorBody),
         (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
         (status = 500, description = "The hub database failed", body = ErrorBody),
     ))]
-pub(crate) async fn status(State(hub): State<Arc<Hub>>) -> Result<Json<Value>, HubError> {
-    fleet_overview::fleet_status(&hub, &Default::default())
+pub(crate) async fn status(
+    State(hub): State<Arc<Hub>>,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Response, HubError> {
+    let Query(page) = match q {
+        Ok(q) => q,
+        Err(e) => return Ok(bad_query(e)),
+    };
+    let mut args = Default::default();
+    page.add_to(&mut args);
+    fleet_overview::fleet_status(&hub, &args)
         .await
-        .map(Json)
+        .map(|v| Json(v).into_response())
 }
 
 /// `GET /v1/vms` filters (the `vm_search` tool's arguments).
@@ -261,6 +294,10 @@ pub(crate) struct VmQuery {
     tag: Option<String>,
     /// Only this cluster alias.
     cluster: Option<String>,
+    /// Rows per page.
+    limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 /// VMs across the fleet (the `vm_search` tool's result).
@@ -279,12 +316,17 @@ pub(crate) async fn vms(
         Ok(q) => q,
         Err(e) => return Ok(bad_query(e)),
     };
-    let args = dispatch::object_of([
+    let mut args = dispatch::object_of([
         ("state", q.state),
         ("name", q.name),
         ("tag", q.tag),
         ("cluster", q.cluster),
     ]);
+    PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .add_to(&mut args);
     fleet::vm_search(&hub, &args)
         .await
         .map(|v| Json(v).into_response())
@@ -601,6 +643,7 @@ pub(crate) fn router(hub: Arc<Hub>, bound: std::net::SocketAddr) -> Router {
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
         .route("/v1/openapi.json", get(openapi_json))
+        .merge(crate::ui::router())
         .route("/v1/join", post(join))
         .route("/v1/heartbeat", post(heartbeat))
         .route("/v1/leave", post(leave))
