@@ -48,6 +48,7 @@ mod http;
 mod http_body;
 mod mcp;
 mod session_limit;
+mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
