@@ -92,7 +92,7 @@ fn cluster_row<'a>(shown: &'a Value, alias: &str) -> Option<&'a Value> {
         .find(|r| r["cluster"] == alias)
 }
 
-/// Whether the shown totals and cluster rows equal `/v1/status`.
+/// Whether the shown totals, and every shown cluster row, equal `/v1/status`.
 fn matches_status(shown: &Value, status: &Value) -> bool {
     let t = &status["totals"];
     let s = &shown["totals"];
@@ -103,8 +103,9 @@ fn matches_status(shown: &Value, status: &Value) -> bool {
     {
         return false;
     }
-    status["clusters"].as_array().unwrap().iter().all(|row| {
-        let Some(r) = cluster_row(shown, row["cluster"].as_str().unwrap()) else {
+    let rows = status["clusters"].as_array().unwrap();
+    shown["clusters"].as_array().unwrap().iter().all(|r| {
+        let Some(row) = rows.iter().find(|row| row["cluster"] == r["cluster"]) else {
             return false;
         };
         let raised = row["conditions"]["raised"].to_string();
@@ -310,6 +311,135 @@ async fn fleet_page_logs_in_shows_totals_and_marks_a_stopped_worker_down() {
     assert_eq!(now["fleet"], false);
     assert_eq!(now["clusters"], json!([]));
     assert_eq!(now["token"], Value::Null);
+
+    page.quit().await;
+    driver.stop().await;
+    for w in workers {
+        w.shutdown().await;
+    }
+    hub.shutdown().await;
+}
+
+/// A large fleet: 50 rows in the table at a time, paging and the filter work, and the page
+/// answers scripts while it polls (it does not freeze). 500 fake clusters in this process
+/// (`HYPERFED_UI_CLUSTERS` for another size, at least 100); ignored by default like the perf
+/// probes, because joining hundreds of workers on a loaded two-core CI machine takes minutes:
+/// `cargo test -p hyperfed-hub --test ui_browser -- --ignored --nocapture`. Prints how long
+/// the first full render took after logging in (a figure, not an assertion).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "500 clusters in one process; run explicitly"]
+async fn fleet_page_pages_a_large_fleet_50_rows_at_a_time() {
+    let clusters: usize = std::env::var("HYPERFED_UI_CLUSTERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 100)
+        .unwrap_or(500);
+    let pages = clusters.div_ceil(50);
+    let Some(driver_bin) = driver_or_skip() else {
+        return;
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut cfg = HubConfig::new("127.0.0.1:0".parse().unwrap(), Secret::new(SECRET));
+    cfg.token = Some(Secret::new(TOKEN));
+    cfg.heartbeat_interval = Duration::from_secs(2);
+    let hub = hyperfed_hub::start(cfg).await.unwrap();
+    let base = hub.base_url();
+    let mut workers = Vec::new();
+    let t_join = std::time::Instant::now();
+    for i in 0..clusters {
+        let kind = ["edge", "datacenter", "dr"][i % 3];
+        let cluster = common::FakeCluster::archetype(kind, i as u32);
+        let name = format!("c{i:03}");
+        workers.push(common::FakeWorker::start(cluster, &base, Some(&name)).await);
+    }
+    // Joins of hundreds of workers take a while on a loaded machine: wait up to 5 minutes.
+    for _ in 0..3000 {
+        if hub.clusters().len() == clusters {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(hub.clusters().len(), clusters, "every fake cluster joined");
+    eprintln!("{clusters} clusters joined in {:?}", t_join.elapsed());
+    let http = reqwest::Client::new();
+    let status = get(&http, &format!("{base}/v1/status?limit=1000")).await;
+    assert_eq!(status["totals"]["clusters"], clusters);
+    assert_eq!(status["totals"]["answered"], clusters);
+
+    let driver = ChromeDriver::start(&driver_bin).await;
+    let page = Session::new(&driver, 1280, 1000).await;
+    page.goto(&format!("{base}/ui")).await;
+    page.type_into("#token", TOKEN).await;
+    let t0 = std::time::Instant::now();
+    page.click("#login-submit").await;
+    let total = clusters.to_string();
+    let now = until("the first page of the fleet", || async {
+        let now = shown(&page).await;
+        (now["totals"]["clusters"] == total.as_str() && now["clusters"].as_array()?.len() == 50)
+            .then_some(now)
+    })
+    .await;
+    eprintln!(
+        "{clusters} clusters: first full render {:?} after login",
+        t0.elapsed()
+    );
+    assert!(matches_status(&now, &status), "{now}");
+    assert_eq!(now["totals"]["up"], total.as_str());
+    let pager = page.text_of("#clusters-page").await;
+    assert_eq!(pager, format!("rows 1-50 of {clusters} (page 1 of {pages})"));
+
+    // Page 2 holds the next 50 in /v1/status's order (all up: worst health first), and the
+    // filter narrows.
+    let order: Vec<Value> = status["clusters"].as_array().unwrap()[50..100]
+        .iter()
+        .map(|r| r["cluster"].clone())
+        .collect();
+    page.click("#clusters-next").await;
+    let now = until("page 2", || async {
+        let now = shown(&page).await;
+        (now["clusters"][0]["cluster"] == order[0]).then_some(now)
+    })
+    .await;
+    let aliases: Vec<Value> = now["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cluster"].clone())
+        .collect();
+    assert_eq!(aliases, order);
+    assert_eq!(
+        page.text_of("#clusters-page").await,
+        format!("rows 51-100 of {clusters} (page 2 of {pages})")
+    );
+    // c09 matches c090..c099 (ten clusters), on one page.
+    page.type_into("#cluster-filter", "c09").await;
+    let now = until("the filter", || async {
+        let now = shown(&page).await;
+        (now["clusters"].as_array()?.len() == 10).then_some(now)
+    })
+    .await;
+    assert!(
+        now["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["cluster"].as_str().unwrap().starts_with("c09")),
+        "{now}"
+    );
+    assert_eq!(
+        page.text_of("#clusters-page").await,
+        "rows 1-10 of 10 (page 1 of 1)"
+    );
+
+    // Responsive while polling the whole fleet: scripts keep running, many times over a poll.
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        let t = std::time::Instant::now();
+        assert_eq!(page.execute("return 1 + 1").await, json!(2));
+        slowest = slowest.max(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("{clusters} clusters: slowest script round trip while polling {slowest:?}");
 
     page.quit().await;
     driver.stop().await;

@@ -159,6 +159,7 @@
 
   async function poll(gen) {
     if (gen !== generation || !token()) return;
+    const started = Date.now();
     try {
       const [registry, status, audit] = await Promise.all([
         getJson("/v1/clusters"),
@@ -178,7 +179,9 @@
       }
       $("fetch-error").textContent = "Could not refresh: " + e.message;
     }
-    if (gen === generation) timer = setTimeout(() => poll(gen), POLL_MS);
+    // A large fleet's status takes longer to gather: never poll more than half the time.
+    const wait = Math.max(POLL_MS, 2 * (Date.now() - started));
+    if (gen === generation) timer = setTimeout(() => poll(gen), wait);
   }
 
   // ---- rendering ----------------------------------------------------------------------
