@@ -333,6 +333,7 @@ fn every_sh_block_of_the_readme_is_walked() {
         "Many clusters: hub and workers",
         "cURL against the hub",
         "MCP Inspector, Python",
+        "Fleet page",
         "Placement",
         "Simulated clusters",
         "Health endpoints and the API description",
@@ -341,11 +342,14 @@ fn every_sh_block_of_the_readme_is_walked() {
     // real nats-server, in crates/hub/tests/nats_fleet.rs (portless workers, two replicas).
     // Sections that install system-wide or need systemd, a container engine or Kubernetes: the
     // files they use are checked with the real tools in tests/service.rs.
+    // "Open WebUI": crates/hub/tests/mcpo.rs runs the same mcpo command with the same
+    // configuration (installed by scripts/install-mcpo.sh) in front of a hub.
     let walked_elsewhere = [
         "Fleets beyond one machine",
         "systemd",
         "Container image and Kubernetes",
         "Shell completions and man pages",
+        "Open WebUI",
     ];
     for heading in blocks(&readme()).keys() {
         assert!(
@@ -363,6 +367,7 @@ fn the_demo_and_its_banner_and_the_hub_curl_and_python_lines_work_as_written() {
             ("The two commands", Some(0)),
             ("cURL against the hub", None),
             ("MCP Inspector, Python", None),
+            ("Fleet page", None),
             ("Placement", None),
         ],
     );
@@ -390,6 +395,7 @@ fn the_hub_and_workers_section_works_as_written() {
             ("cURL against the hub", None),
             ("MCP Inspector, Python", None),
             ("Health endpoints and the API description", None),
+            ("Fleet page", None),
         ],
     );
     assert!(out.contains("\"cluster\":\"dc1\""), "{out}");
