@@ -48,7 +48,10 @@ async fn not_found() -> Response {
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -86,7 +89,10 @@ mod tests {
         // No inline event handler attribute (` onclick=` and the like).
         let handler = SHELL.match_indices(" on").any(|(i, _)| {
             let rest = &SHELL[i + 3..];
-            let name = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_alphabetic()).len();
+            let name = rest.len()
+                - rest
+                    .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                    .len();
             name > 0 && rest[name..].starts_with('=')
         });
         assert!(!handler, "no inline event handlers");

@@ -26,7 +26,9 @@ const API_KEY: &str = "mcpo-test-api-key-abcdef";
 fn mcpo_or_skip() -> Option<PathBuf> {
     let found = match std::env::var("HYPERFED_MCPO") {
         Ok(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/mcpo-venv/bin/mcpo")),
+        _ => {
+            Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/mcpo-venv/bin/mcpo"))
+        }
     }
     .filter(|p| p.is_file());
     if found.is_some() {
@@ -123,8 +125,12 @@ async fn mcpo_serves_the_hubs_tools_as_openapi_and_fleet_status_returns_the_flee
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let openapi = openapi.unwrap_or_else(|| panic!("mcpo never served its OpenAPI:\n{}", show_logs()));
-    assert!(!openapi.contains(TOKEN), "the hub token leaks into mcpo's OpenAPI");
+    let openapi =
+        openapi.unwrap_or_else(|| panic!("mcpo never served its OpenAPI:\n{}", show_logs()));
+    assert!(
+        !openapi.contains(TOKEN),
+        "the hub token leaks into mcpo's OpenAPI"
+    );
     let doc: Value = serde_json::from_str(&openapi).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
     let paths: BTreeSet<String> = doc["paths"]
@@ -191,7 +197,10 @@ async fn mcpo_serves_the_hubs_tools_as_openapi_and_fleet_status_returns_the_flee
     assert_eq!(fleet["totals"]["clusters"], 2, "{fleet}");
     assert_eq!(fleet["totals"]["answered"], 2, "{fleet}");
     for key in ["nodes", "vms", "conditions", "storage"] {
-        assert_eq!(fleet["totals"][key], status["totals"][key], "{key}: {fleet}");
+        assert_eq!(
+            fleet["totals"][key], status["totals"][key],
+            "{key}: {fleet}"
+        );
     }
     let mut aliases: Vec<&str> = fleet["clusters"]
         .as_array()
@@ -223,7 +232,10 @@ async fn mcpo_serves_the_hubs_tools_as_openapi_and_fleet_status_returns_the_flee
             .all(|v| v["state"] == "RUNNING"),
         "{running}"
     );
-    assert!(!show_logs().contains(TOKEN), "the hub token leaks into mcpo's log");
+    assert!(
+        !show_logs().contains(TOKEN),
+        "the hub token leaks into mcpo's log"
+    );
 
     child.kill().await.expect("mcpo stops");
     for w in workers {

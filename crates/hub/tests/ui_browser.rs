@@ -40,7 +40,8 @@ fn driver_or_skip() -> Option<std::path::PathBuf> {
     if let Some(p) = chromedriver_binary() {
         return Some(p);
     }
-    let msg = "chromedriver not found (set HYPERFED_CHROMEDRIVER or run scripts/install-chromium.sh)";
+    let msg =
+        "chromedriver not found (set HYPERFED_CHROMEDRIVER or run scripts/install-chromium.sh)";
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{msg}; CI=true requires it");
     }
@@ -96,10 +97,12 @@ fn cluster_row<'a>(shown: &'a Value, alias: &str) -> Option<&'a Value> {
 fn matches_status(shown: &Value, status: &Value) -> bool {
     let t = &status["totals"];
     let s = &shown["totals"];
-    if s["clusters"] != t["clusters"].to_string()
-        || s["nodes"] != pair(&t["nodes"], "online", "total")
-        || s["vms"] != pair(&t["vms"], "running", "total")
-        || s["conditions"] != t["conditions"]["raised"].to_string()
+    // The page shows numbers as text: compare with the JSON numbers' text.
+    let shows = |v: &Value, want: String| v.as_str() == Some(want.as_str());
+    if !shows(&s["clusters"], t["clusters"].to_string())
+        || !shows(&s["nodes"], pair(&t["nodes"], "online", "total"))
+        || !shows(&s["vms"], pair(&t["vms"], "running", "total"))
+        || !shows(&s["conditions"], t["conditions"]["raised"].to_string())
     {
         return false;
     }
@@ -164,7 +167,10 @@ async fn fleet_page_logs_in_shows_totals_and_marks_a_stopped_worker_down() {
     })
     .await;
     assert!(
-        now["login_error"].as_str().unwrap().starts_with("Token refused"),
+        now["login_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Token refused"),
         "{now}"
     );
     assert!(!page.displayed("#fleet").await);
@@ -223,15 +229,18 @@ async fn fleet_page_logs_in_shows_totals_and_marks_a_stopped_worker_down() {
     let audit = get(&http, &format!("{base}/v1/audit?limit=20")).await;
     let last = audit["entries"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["cluster"], "dc");
-    let now = until("the page shows the started VM and its audit record", || async {
-        let now = shown(&page).await;
-        let newest = now["audit"][0]["cells"].clone();
-        (matches_status(&now, &status)
-            && newest[2] == "dc"
-            && newest[3] == last["exported_tool"]
-            && newest[4] == last["outcome"])
-            .then_some(now)
-    })
+    let now = until(
+        "the page shows the started VM and its audit record",
+        || async {
+            let now = shown(&page).await;
+            let newest = now["audit"][0]["cells"].clone();
+            (matches_status(&now, &status)
+                && newest[2] == "dc"
+                && newest[3] == last["exported_tool"]
+                && newest[4] == last["outcome"])
+                .then_some(now)
+        },
+    )
     .await;
     assert_eq!(
         now["audit"].as_array().unwrap().len() as u64,
@@ -273,14 +282,16 @@ async fn fleet_page_logs_in_shows_totals_and_marks_a_stopped_worker_down() {
     dr.shutdown().await;
     let now = until("dr marked down on the page", || async {
         let now = shown(&page).await;
-        (cluster_row(&now, "dr")?["state"] == "down" && now["totals"]["down"] == "1")
-            .then_some(now)
+        (cluster_row(&now, "dr")?["state"] == "down" && now["totals"]["down"] == "1").then_some(now)
     })
     .await;
     let dr_row = cluster_row(&now, "dr").unwrap();
     assert_eq!(dr_row["cells"][1], "down", "{now}");
     assert_eq!(now["totals"]["up"], "2");
-    assert_eq!(now["clusters"][0]["cluster"], "dr", "down clusters come first");
+    assert_eq!(
+        now["clusters"][0]["cluster"], "dr",
+        "down clusters come first"
+    );
     let registry = get(&http, &format!("{base}/v1/clusters")).await;
     let dr_reg = registry["clusters"]
         .as_array()
@@ -386,7 +397,10 @@ async fn fleet_page_pages_a_large_fleet_50_rows_at_a_time() {
     assert!(matches_status(&now, &status), "{now}");
     assert_eq!(now["totals"]["up"], total.as_str());
     let pager = page.text_of("#clusters-page").await;
-    assert_eq!(pager, format!("rows 1-50 of {clusters} (page 1 of {pages})"));
+    assert_eq!(
+        pager,
+        format!("rows 1-50 of {clusters} (page 1 of {pages})")
+    );
 
     // Page 2 holds the next 50 in /v1/status's order (all up: worst health first), and the
     // filter narrows.

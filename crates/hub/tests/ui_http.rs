@@ -97,7 +97,10 @@ async fn ui_assets_are_public_with_strict_headers_and_data_needs_the_token() {
         .unwrap();
     assert_eq!(second["count"], 1, "{second}");
     assert_eq!(second["next_cursor"], Value::Null, "{second}");
-    assert_ne!(first["clusters"][0]["cluster"], second["clusters"][0]["cluster"]);
+    assert_ne!(
+        first["clusters"][0]["cluster"],
+        second["clusters"][0]["cluster"]
+    );
 
     let all: Value = page("/v1/vms?limit=1000").await.json().await.unwrap();
     let total = all["total"].as_u64().unwrap();
@@ -113,11 +116,18 @@ async fn ui_assets_are_public_with_strict_headers_and_data_needs_the_token() {
         .unwrap();
     assert_eq!(next["vms"][0], all["vms"][2], "{next}");
 
-    for q in ["/v1/status?limit=abc", "/v1/vms?limit=0", "/v1/vms?limit=5000"] {
+    for q in [
+        "/v1/status?limit=abc",
+        "/v1/vms?limit=0",
+        "/v1/vms?limit=5000",
+    ] {
         let resp = page(q).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{q}");
         let body: Value = resp.json().await.unwrap();
-        assert!(body["error"].as_str().unwrap().contains("'limit'"), "{q}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("'limit'"),
+            "{q}: {body}"
+        );
     }
     let resp = page("/v1/vms?cursor=nonsense").await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);

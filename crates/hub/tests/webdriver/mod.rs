@@ -194,7 +194,11 @@ impl Session {
     /// The element's rendered text ("" when hidden).
     pub async fn text(&self, e: &Element) -> String {
         let v = self
-            .ok(reqwest::Method::GET, &format!("/element/{}/text", e.0), None)
+            .ok(
+                reqwest::Method::GET,
+                &format!("/element/{}/text", e.0),
+                None,
+            )
             .await;
         v.as_str().unwrap_or_default().to_owned()
     }
