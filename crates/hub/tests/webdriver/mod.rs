@@ -42,9 +42,12 @@ fn chromium_binary() -> Option<String> {
     }
 }
 
-/// A running chromedriver on 127.0.0.1 (killed on drop).
+/// A running chromedriver on 127.0.0.1 in a process group of its own, with the browsers it
+/// starts: the whole group is killed on drop, so a failing test leaves no Chromium behind.
 pub struct ChromeDriver {
     child: tokio::process::Child,
+    /// False once `stop` has killed the group (its id may be reused afterwards).
+    running: bool,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
 }
@@ -61,6 +64,7 @@ impl ChromeDriver {
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
@@ -71,16 +75,40 @@ impl ChromeDriver {
                 && let Ok(v) = r.json::<Value>().await
                 && v["value"]["ready"] == true
             {
-                return ChromeDriver { child, url };
+                return ChromeDriver {
+                    child,
+                    running: true,
+                    url,
+                };
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("chromedriver did not become ready at {url}");
     }
 
-    /// Stops chromedriver and waits for it to exit.
+    /// Stops chromedriver and its browsers, and waits for chromedriver to exit.
     pub async fn stop(mut self) {
+        self.kill_group();
+        self.running = false;
         let _ = self.child.kill().await;
+    }
+
+    fn kill_group(&self) {
+        if !self.running {
+            return;
+        }
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        self.kill_group();
     }
 }
 
