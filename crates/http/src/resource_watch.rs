@@ -82,7 +82,10 @@ impl ResourceSubscriptions {
         stop: CancellationToken,
     ) -> Result<(), String> {
         let start = {
-            let mut w = self.watched.lock().map_err(|_| "subscriptions unavailable")?;
+            let mut w = self
+                .watched
+                .lock()
+                .map_err(|_| "subscriptions unavailable")?;
             if !w.uris.contains(&uri) && w.uris.len() >= MAX_SUBSCRIPTIONS {
                 return Err(format!(
                     "uri: this session already watches {MAX_SUBSCRIPTIONS} resources; unsubscribe from one first"
@@ -228,8 +231,13 @@ mod tests {
         let stop = CancellationToken::new();
         let source: Arc<dyn Fingerprint> = Arc::new(Changing(AtomicU64::new(0)));
         for i in 0..MAX_SUBSCRIPTIONS {
-            subs.subscribe(format!("u{i}"), Recorder::default(), source.clone(), stop.clone())
-                .unwrap();
+            subs.subscribe(
+                format!("u{i}"),
+                Recorder::default(),
+                source.clone(),
+                stop.clone(),
+            )
+            .unwrap();
         }
         let err = subs
             .subscribe("one-more".into(), Recorder::default(), source, stop.clone())

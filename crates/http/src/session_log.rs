@@ -7,16 +7,39 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-pub use rmcp::model::LoggingLevel;
-use rmcp::model::LoggingMessageNotificationParam;
+use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam, SetLevelRequestParams};
 use rmcp::service::{Peer, RoleServer};
 use serde_json::Value;
+
+/// The levels the servers send at (a subset of MCP's eight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Each step (a cluster answered, a call started).
+    Debug,
+    /// Progress worth seeing (a fan-out started or finished).
+    Info,
+    /// Something went wrong for one part (a cluster did not answer, a call failed).
+    Warning,
+    /// The request failed.
+    Error,
+}
+
+impl Level {
+    fn mcp(self) -> LoggingLevel {
+        match self {
+            Level::Debug => LoggingLevel::Debug,
+            Level::Info => LoggingLevel::Info,
+            Level::Warning => LoggingLevel::Warning,
+            Level::Error => LoggingLevel::Error,
+        }
+    }
+}
 
 /// No level set: nothing is sent.
 const OFF: u8 = u8::MAX;
 
 /// The rank of a level: debug (0) to emergency (7).
-pub fn rank(level: LoggingLevel) -> u8 {
+fn rank(level: LoggingLevel) -> u8 {
     match level {
         LoggingLevel::Debug => 0,
         LoggingLevel::Info => 1,
@@ -40,15 +63,15 @@ impl Default for SessionLogLevel {
 }
 
 impl SessionLogLevel {
-    /// Records the level from `logging/setLevel`.
-    pub fn set(&self, level: LoggingLevel) {
-        self.0.store(rank(level), Ordering::Relaxed);
+    /// Records the level of a `logging/setLevel` request.
+    pub fn set(&self, request: &SetLevelRequestParams) {
+        self.0.store(rank(request.level), Ordering::Relaxed);
     }
 
     /// Whether a message at `level` goes to this session.
-    pub fn allows(&self, level: LoggingLevel) -> bool {
+    pub fn allows(&self, level: Level) -> bool {
         let min = self.0.load(Ordering::Relaxed);
-        min != OFF && rank(level) >= min
+        min != OFF && rank(level.mcp()) >= min
     }
 
     /// A sender for this session's messages through `peer`.
@@ -71,11 +94,12 @@ pub struct LogSink {
 
 impl LogSink {
     /// Sends `data` at `level` when the session's level allows it (a gone session is ignored).
-    pub async fn log(&self, level: LoggingLevel, data: Value) {
+    pub async fn log(&self, level: Level, data: Value) {
         if !self.level.allows(level) || self.peer.is_transport_closed() {
             return;
         }
-        let message = LoggingMessageNotificationParam::new(level, data).with_logger(self.logger);
+        let message =
+            LoggingMessageNotificationParam::new(level.mcp(), data).with_logger(self.logger);
         let _ = self.peer.notify_logging_message(message).await;
     }
 }
@@ -87,12 +111,16 @@ mod tests {
     #[test]
     fn a_session_hears_its_level_and_above_and_nothing_before_it_asks() {
         let level = SessionLogLevel::default();
-        assert!(!level.allows(LoggingLevel::Emergency));
-        level.set(LoggingLevel::Warning);
-        assert!(!level.allows(LoggingLevel::Info));
-        assert!(level.allows(LoggingLevel::Warning));
-        assert!(level.allows(LoggingLevel::Error));
-        level.clone().set(LoggingLevel::Debug);
-        assert!(level.allows(LoggingLevel::Debug), "clones share the level");
+        assert!(!level.allows(Level::Error));
+        level.set(&SetLevelRequestParams::new(LoggingLevel::Warning));
+        assert!(!level.allows(Level::Info));
+        assert!(level.allows(Level::Warning));
+        assert!(level.allows(Level::Error));
+        level
+            .clone()
+            .set(&SetLevelRequestParams::new(LoggingLevel::Debug));
+        assert!(level.allows(Level::Debug), "clones share the level");
+        level.set(&SetLevelRequestParams::new(LoggingLevel::Critical));
+        assert!(!level.allows(Level::Error), "critical is above error");
     }
 }

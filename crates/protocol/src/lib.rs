@@ -1,6 +1,6 @@
 //! Types shared by the HyperFed hub and its workers: redacted secrets, cluster aliases,
 //! the join proof, the JWTs exchanged after a join, duration parsing, tool-name rules and
-//! the result budget, the yes/no confirmation question.
+//! the result budget, the yes/no confirmation question, and the runbooks both serve as MCP prompts.
 //! Nothing here does I/O, so both sides and the tests agree on one definition.
 
 pub mod alias;
@@ -13,6 +13,7 @@ pub mod join;
 pub mod names;
 pub mod redact;
 pub mod rest;
+pub mod runbooks;
 pub mod secret;
 
 pub use alias::{AliasError, ClusterAlias};

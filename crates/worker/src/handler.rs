@@ -3,40 +3,63 @@
 
 use std::sync::Arc;
 
+use hyperfed_http::resource_watch::ResourceSubscriptions;
+use hyperfed_http::session_log::{Level, SessionLogLevel};
+#[allow(deprecated)]
+// logging/setLevel: deprecated by SEP-2577, still in every session revision
+use rmcp::model::SetLevelRequestParams;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities,
-    ServerConfig, Tool,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestParams, Tool,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub use crate::resources::{RESOURCE_CONDITIONS, RESOURCE_STATUS, RESOURCE_VMS};
 
 use crate::elicit::{self, ConfirmChannel};
 use crate::progress::ProgressReporter;
 use crate::state::WorkerState;
-use crate::tools;
-
-/// URI of the cluster summary resource.
-pub const RESOURCE_STATUS: &str = "hypercore://cluster/status";
-/// URI of the VM list resource.
-pub const RESOURCE_VMS: &str = "hypercore://vms";
-/// URI of the raised-conditions resource.
-pub const RESOURCE_CONDITIONS: &str = "hypercore://conditions";
+use crate::{prompts, resources, tools};
 
 /// The worker's MCP server: cheap to clone, one per session.
 #[derive(Clone)]
 pub struct WorkerMcp {
     state: Arc<WorkerState>,
     tools: Arc<Vec<Tool>>,
+    /// This session's resource subscriptions.
+    subscriptions: ResourceSubscriptions,
+    /// The logging level this session asked for.
+    log_level: SessionLogLevel,
+    /// Ends this session's subscription watch when the handler is dropped with the session.
+    session_end: Arc<SessionEnd>,
+}
+
+/// Cancels the session's background work when the last handle of the session goes.
+struct SessionEnd(CancellationToken);
+
+impl Drop for SessionEnd {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 impl WorkerMcp {
     /// A handler over shared worker state.
     pub(crate) fn new(state: Arc<WorkerState>) -> Self {
         let tools = state.catalog.tools();
-        WorkerMcp { state, tools }
+        WorkerMcp {
+            state,
+            tools,
+            subscriptions: ResourceSubscriptions::default(),
+            log_level: SessionLogLevel::default(),
+            session_end: Arc::new(SessionEnd(CancellationToken::new())),
+        }
     }
 }
 
@@ -57,22 +80,18 @@ pub(crate) async fn run_tool(
     }
 }
 
-fn json_resource(uri: &str, value: &Value) -> ResourceContents {
-    ResourceContents::TextResourceContents {
-        uri: uri.to_owned(),
-        mime_type: Some("application/json".to_owned()),
-        text: serde_json::to_string_pretty(value).unwrap_or_default(),
-        meta: None,
-    }
-}
-
 impl ServerHandler for WorkerMcp {
+    #[allow(deprecated)] // enable_logging: see set_level
     fn get_info(&self) -> ServerConfig {
         let id = self.state.identity();
         ServerConfig::new(
             ServerCapabilities::builder()
-                .enable_tools()
+                .enable_logging()
+                .enable_completions()
+                .enable_prompts()
                 .enable_resources()
+                .enable_resources_subscribe()
+                .enable_tools()
                 .build(),
         )
         .with_server_info(Implementation::new(
@@ -122,29 +141,36 @@ impl ServerHandler for WorkerMcp {
             None => ProgressReporter::none(),
         }
         .with_cancel(context.ct.clone());
-        if matches!(channel, ConfirmChannel::Token) {
-            return Ok(run_tool(
-                self.state.clone(),
-                request.name.into_owned(),
-                args,
-                progress,
-            )
-            .await
-            .into());
-        }
-        let id = self.state.identity();
-        let cluster = format!("'{}' ({})", id.name, id.uuid);
-        let name = request.name.into_owned();
-        let cancel = progress.cancellation();
-        let run = |args| run_tool(self.state.clone(), name.clone(), args, progress.clone());
-        let asking = elicit::Asking {
-            tool: &name,
-            cluster: &cluster,
-            channel,
-            timeout: self.state.confirmations.ttl(),
-            cancelled: cancel,
+        let log = self.log_level.sink(context.peer.clone(), "hyperfed-worker");
+        let tool = request.name.into_owned();
+        log.log(Level::Debug, json!({"event": "tool call", "tool": tool}))
+            .await;
+        let response = if matches!(channel, ConfirmChannel::Token) {
+            run_tool(self.state.clone(), tool.clone(), args, progress)
+                .await
+                .into()
+        } else {
+            let id = self.state.identity();
+            let cluster = format!("'{}' ({})", id.name, id.uuid);
+            let cancel = progress.cancellation();
+            let run = |args| run_tool(self.state.clone(), tool.clone(), args, progress.clone());
+            let asking = elicit::Asking {
+                tool: &tool,
+                cluster: &cluster,
+                channel,
+                timeout: self.state.confirmations.ttl(),
+                cancelled: cancel,
+            };
+            elicit::run_confirmed(asking, answered, args, run).await
         };
-        Ok(elicit::run_confirmed(asking, answered, args, run).await)
+        if matches!(&response, CallToolResponse::Complete(r) if r.is_error == Some(true)) {
+            log.log(
+                Level::Warning,
+                json!({"event": "tool call failed", "tool": tool}),
+            )
+            .await;
+        }
+        Ok(response)
     }
 
     async fn list_resources(
@@ -152,20 +178,7 @@ impl ServerHandler for WorkerMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        Ok(ListResourcesResult::with_all_items(vec![
-            Resource::new(RESOURCE_STATUS, "cluster_status")
-                .with_title("Cluster status")
-                .with_description("The cluster summary (same as the cluster_info tool).")
-                .with_mime_type("application/json"),
-            Resource::new(RESOURCE_VMS, "vms")
-                .with_title("VMs")
-                .with_description("Every VM as a compact row (same as vm_list).")
-                .with_mime_type("application/json"),
-            Resource::new(RESOURCE_CONDITIONS, "conditions")
-                .with_title("Raised conditions")
-                .with_description("Raised health conditions (same as condition_list).")
-                .with_mime_type("application/json"),
-        ]))
+        Ok(resources::list())
     }
 
     async fn read_resource(
@@ -173,23 +186,66 @@ impl ServerHandler for WorkerMcp {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let uri = request.uri.as_str();
-        let value = match uri {
-            RESOURCE_STATUS => self.state.read("cluster_info").await,
-            RESOURCE_VMS => self.state.read("vm_list").await,
-            RESOURCE_CONDITIONS => self.state.read("condition_list").await,
-            other => {
-                return Err(ErrorData::resource_not_found(
-                    format!(
-                        "unknown resource '{other}'; this worker serves {RESOURCE_STATUS}, {RESOURCE_VMS} and {RESOURCE_CONDITIONS}"
-                    ),
-                    None,
-                ));
-            }
-        };
-        match value {
-            Ok(v) => Ok(ReadResourceResult::new(vec![json_resource(uri, &v)]).into()),
-            Err(msg) => Err(ErrorData::internal_error(msg, None)),
-        }
+        Ok(resources::read(&self.state, &request.uri).await?.into())
+    }
+
+    #[allow(deprecated)] // resources/subscribe is what every session-based client sends
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscriptions
+            .subscribe(
+                request.uri,
+                context.peer.clone(),
+                Arc::new(resources::WorkerFingerprint(self.state.clone())),
+                self.session_end.0.clone(),
+            )
+            .map_err(|e| ErrorData::invalid_params(e, None))
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscriptions.unsubscribe(&request.uri);
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(prompts::list())
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        Ok(prompts::get(request)?.into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        Ok(prompts::complete(&self.state, request).await)
+    }
+
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.log_level.set(&request);
+        Ok(())
     }
 }

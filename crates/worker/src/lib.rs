@@ -21,6 +21,8 @@ mod join;
 mod join_diagnosis;
 pub mod nats;
 pub mod progress;
+mod prompts;
+mod resources;
 pub mod rest;
 pub mod server;
 pub mod state;
