@@ -3,6 +3,7 @@
 //! MCP state both servers share (resource subscriptions, the logging level).
 
 pub mod bearer;
+pub mod completion;
 pub mod jsonrpc;
 pub mod mcp_fast_path;
 pub mod origin;

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::HubError;
 use crate::forward::forward_stateless;
 use crate::hub::Hub;
+use crate::mcp_logging::{self, Level};
 
 /// One cluster's answer to a fan-out.
 pub(crate) struct FanOutAnswer {
@@ -174,20 +175,79 @@ pub(crate) async fn fan_out_rows(
     arguments: JsonObject,
     key: &str,
 ) -> Vec<FanOutAnswer> {
+    log_start(tool, aliases.len()).await;
     let cancel = CancellationToken::new();
     let cancel = &cancel;
     let calls = aliases.into_iter().map(|alias| {
         let arguments = arguments.clone();
         async move {
             let result = fan_out_rows_one(hub, &alias, tool, arguments, key, cancel).await;
+            log_answer(tool, &alias, &result).await;
             FanOutAnswer { alias, result }
         }
     });
-    futures::future::join_all(calls).await
+    let answers = futures::future::join_all(calls).await;
+    log_done(tool, &answers).await;
+    answers
+}
+
+/// Tells the calling session (when it asked for logs) that a fan-out starts.
+async fn log_start(tool: &str, clusters: usize) {
+    mcp_logging::log(
+        Level::Info,
+        json!({"event": "fan-out", "tool": tool, "clusters": clusters}),
+    )
+    .await;
+}
+
+/// Tells the calling session how one cluster answered: debug when it did, warning when not.
+async fn log_answer(tool: &str, alias: &str, result: &Result<Value, String>) {
+    match result {
+        Ok(_) => {
+            mcp_logging::log(
+                Level::Debug,
+                json!({"event": "cluster answered", "tool": tool, "cluster": alias}),
+            )
+            .await
+        }
+        Err(e) => {
+            mcp_logging::log(
+                Level::Warning,
+                json!({"event": "cluster did not answer", "tool": tool, "cluster": alias, "error": e}),
+            )
+            .await
+        }
+    }
+}
+
+/// Tells the calling session a fan-out finished, with how many clusters answered.
+async fn log_done(tool: &str, answers: &[FanOutAnswer]) {
+    let missed = answers.iter().filter(|a| a.result.is_err()).count();
+    mcp_logging::log(
+        Level::Info,
+        json!({"event": "fan-out done", "tool": tool, "answered": answers.len() - missed, "unanswered": missed}),
+    )
+    .await;
 }
 
 /// Calls `tool` on each cluster concurrently; every answer (or error) arrives by the fan-out timeout.
 pub(crate) async fn fan_out(
+    hub: &Hub,
+    aliases: Vec<String>,
+    tool: &str,
+    arguments: JsonObject,
+) -> Vec<FanOutAnswer> {
+    log_start(tool, aliases.len()).await;
+    let answers = fan_out_quiet(hub, aliases, tool, arguments).await;
+    for a in &answers {
+        log_answer(tool, &a.alias, &a.result).await;
+    }
+    log_done(tool, &answers).await;
+    answers
+}
+
+/// [`fan_out`] without telling the session.
+async fn fan_out_quiet(
     hub: &Hub,
     aliases: Vec<String>,
     tool: &str,

@@ -12,6 +12,7 @@ use crate::fan_out::{FanOutAnswer, fan_out_rows, unanswered};
 use crate::fleet_decl::VM_FIELDS;
 use crate::fleet_page::{self, PageSpec};
 use crate::hub::Hub;
+use crate::mcp_logging::{self, Level};
 use crate::snapshots::Listing;
 use crate::vm_index::vm_refs;
 
@@ -159,6 +160,11 @@ async fn vm_listing(hub: &Hub, args: &JsonObject) -> Result<Listing, HubError> {
     })
 }
 
+/// Re-lists every cluster's VMs into the VM index (for completions on a stale index).
+pub(crate) async fn refresh_vm_index(hub: &Hub) {
+    let _ = collect_vms(hub, &JsonObject::new()).await;
+}
+
 /// Finds the cluster owning `vm` (a uuid, an exact name, or `alias/vm-name`) and the `vm`
 /// value to send that cluster, re-listing every cluster's VMs when the index is stale or
 /// does not know it.
@@ -168,6 +174,11 @@ pub(crate) async fn resolve_vm(hub: &Hub, vm: &str) -> Result<(String, String), 
             vm,
             |alias| hub.registry().contains(alias),
             || async {
+                mcp_logging::log(
+                    Level::Info,
+                    json!({"event": "re-listing every cluster's VMs to find a VM", "vm": vm}),
+                )
+                .await;
                 let _ = collect_vms(hub, &JsonObject::new()).await;
             },
         )

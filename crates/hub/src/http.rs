@@ -28,6 +28,7 @@ use crate::fast_path::HubFastPath;
 use crate::http_body::{AuditPage, ClusterList, HubHealth};
 use crate::hub::{Hub, JoinRefusal};
 use crate::mcp::HubServer;
+use crate::resources::HubFingerprints;
 use crate::session_limit::{SessionLimit, limit_sessions};
 use crate::{dispatch, fleet, fleet_overview};
 use hyperfed_http::bearer::bearer;
@@ -588,14 +589,10 @@ pub(crate) fn router(hub: Arc<Hub>, bound: std::net::SocketAddr) -> Router {
     // Clients may sit idle between tool calls, but an idle session holds memory: it is closed
     // after `session_idle` (10 minutes by default), and sessions are capped (session_limit).
     sessions.session_config.keep_alive = Some(hub.config().session_idle);
-    let factory_hub = hub.clone();
+    let prints = HubFingerprints::new(hub.clone());
     let sessions = Arc::new(sessions);
     let mcp = StreamableHttpService::new(
-        move || {
-            Ok(HubServer {
-                hub: factory_hub.clone(),
-            })
-        },
+        move || Ok(HubServer::new(prints.clone())),
         sessions.clone(),
         config,
     );

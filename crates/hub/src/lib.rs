@@ -19,6 +19,7 @@ mod elicit;
 mod fleet_audit;
 mod fleet_decl;
 mod intern;
+mod mcp_logging;
 mod progress;
 mod snapshots;
 mod store;
@@ -41,12 +42,15 @@ mod fleet_overview;
 mod fleet_page;
 mod forward;
 mod placement;
+mod prompts;
 mod recovery;
+mod resources;
 // Front ends.
 mod fast_path;
 mod http;
 mod http_body;
 mod mcp;
+mod mcp_session;
 mod session_limit;
 mod ui;
 

@@ -4,9 +4,14 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, SubscriptionFilter,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
+    CompleteResult, GetPromptRequestParams, GetPromptResponse, Implementation,
+    ListPromptsResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
 };
+#[allow(deprecated)] // logging/setLevel: deprecated by SEP-2577, still in every session revision
+use rmcp::model::SetLevelRequestParams;
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData, ServerHandler};
 use tokio::sync::broadcast;
@@ -21,12 +26,26 @@ use crate::elicit::ConfirmChannel;
 use crate::error::HubError;
 use crate::hub::Hub;
 use crate::link::HUB_SERVER_NAME;
-use crate::tools_budget;
+use crate::mcp_session::McpSession;
+use crate::resources::HubFingerprints;
+use crate::{mcp_logging, prompts, resources, tools_budget};
 
 /// One MCP session's handler: a cheap handle on the shared hub.
 #[derive(Clone)]
 pub(crate) struct HubServer {
     pub hub: Arc<Hub>,
+    /// This session's subscriptions and logging level.
+    session: McpSession,
+}
+
+impl HubServer {
+    /// A session's handler; `prints` are the hub's resource fingerprints (one per hub).
+    pub(crate) fn new(prints: HubFingerprints) -> Self {
+        HubServer {
+            hub: prints.hub().clone(),
+            session: McpSession::new(prints),
+        }
+    }
 }
 
 /// The principal the auth middleware attached to this request's HTTP parts.
@@ -39,9 +58,15 @@ fn principal(ctx: &RequestContext<RoleServer>) -> Principal {
 }
 
 impl ServerHandler for HubServer {
+    #[allow(deprecated)] // enable_logging: see set_level
     fn get_info(&self) -> ServerConfig {
         let mut info = ServerConfig::new(
             ServerCapabilities::builder()
+                .enable_logging()
+                .enable_completions()
+                .enable_prompts()
+                .enable_resources()
+                .enable_resources_subscribe()
                 .enable_tools()
                 .enable_tool_list_changed()
                 .build(),
@@ -123,7 +148,9 @@ impl ServerHandler for HubServer {
             operation: None,
             confirm: ConfirmChannel::of(&ctx, &request),
         };
-        match dispatch::call_tool(&self.hub, &request.name, request.arguments, &call).await {
+        let dispatched = dispatch::call_tool(&self.hub, &request.name, request.arguments, &call);
+        let log = self.session.log(ctx.peer.clone());
+        match mcp_logging::with_session(log, dispatched).await {
             // A 2026-07-28 client is asked through an input_required result.
             Ok(_) if let Some(asking) = call.confirm.input_required() => Ok(asking.into()),
             Ok(mut result) => {
@@ -141,6 +168,80 @@ impl ServerHandler for HubServer {
             }
             Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
         }
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        resources::list(&self.hub, request.and_then(|r| r.cursor).as_deref())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let read = resources::read(&self.hub, &request.uri);
+        let log = self.session.log(ctx.peer.clone());
+        Ok(mcp_logging::with_session(log, read).await?.into())
+    }
+
+    #[allow(deprecated)] // resources/subscribe is what every session-based client sends
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let s = &self.session;
+        s.subscriptions
+            .subscribe(request.uri, ctx.peer.clone(), Arc::new(s.prints.clone()), s.ended())
+            .map_err(|e| ErrorData::invalid_params(e, None))
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.session.subscriptions.unsubscribe(&request.uri);
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(prompts::list())
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        Ok(prompts::get(&self.hub, request)?.into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        Ok(prompts::complete(&self.hub, request).await)
+    }
+
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.session.log_level.set(&request);
+        Ok(())
     }
 }
 

@@ -20,6 +20,8 @@ pub(crate) struct VmRef {
     pub uuid: String,
     /// The VM's name.
     pub name: String,
+    /// The VM's tags (for completions).
+    pub tags: Vec<String>,
 }
 
 /// The VMs of a `vm_list` answer (`{vms: [{uuid, name, ...}]}`).
@@ -32,6 +34,13 @@ pub(crate) fn vm_refs(list: &Value) -> Vec<VmRef> {
                     Some(VmRef {
                         uuid: v.get("uuid")?.as_str()?.to_owned(),
                         name: v.get("name")?.as_str()?.to_owned(),
+                        tags: v
+                            .get("tags")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|t| t.as_str().map(str::to_owned))
+                            .collect(),
                     })
                 })
                 .collect()
@@ -44,6 +53,8 @@ pub(crate) fn vm_refs(list: &Value) -> Vec<VmRef> {
 pub(crate) struct VmIndex {
     by_cluster: DashMap<String, Arc<Vec<VmRef>>>,
     refreshed: Mutex<Option<Instant>>,
+    /// When a refresh for completions was last started (at most one per freshness window).
+    completion_refresh: Mutex<Option<Instant>>,
 }
 
 impl VmIndex {
@@ -100,6 +111,36 @@ impl VmIndex {
             .ok()
             .and_then(|g| *g)
             .is_some_and(|t| t.elapsed() < INDEX_FRESH_FOR)
+    }
+
+    /// The VMs known on `alias` (every cluster when `None`), as `(name, tags)`.
+    pub(crate) fn known(&self, alias: Option<&str>) -> Vec<(String, Vec<String>)> {
+        self.by_cluster
+            .iter()
+            .filter(|e| alias.is_none_or(|a| e.key() == a))
+            .flat_map(|e| {
+                e.value()
+                    .iter()
+                    .map(|v| (v.name.clone(), v.tags.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// True for the one caller that should refresh a stale index for completions; false
+    /// while the index is fresh or another refresh started within the freshness window.
+    pub(crate) fn claim_completion_refresh(&self) -> bool {
+        if self.is_fresh() {
+            return false;
+        }
+        let Ok(mut last) = self.completion_refresh.lock() else {
+            return false;
+        };
+        if last.is_some_and(|t| t.elapsed() < INDEX_FRESH_FOR) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
     }
 
     /// Notes that every cluster's VMs were just listed in full.
@@ -177,6 +218,7 @@ mod tests {
         VmRef {
             uuid: uuid.into(),
             name: name.into(),
+            tags: vec!["t".into()],
         }
     }
 
@@ -282,8 +324,14 @@ mod tests {
         assert!(index.by_name("db").is_empty());
         index.forget("dc1");
         assert!(index.by_uuid("u-5").is_none());
-        let refs =
-            vm_refs(&serde_json::json!({"vms": [{"uuid": "a", "name": "x"}, {"name": "no-uuid"}]}));
+        let refs = vm_refs(
+            &serde_json::json!({"vms": [{"uuid": "a", "name": "x", "tags": ["web"]}, {"name": "no-uuid"}]}),
+        );
         assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0].tags, ["web"]);
+        assert!(index.known(Some("dc1")).is_empty(), "forgotten");
+        assert_eq!(index.known(Some("edge"))[0].1, ["t"]);
+        assert_eq!(index.known(None).len(), 2);
+        assert!(!index.claim_completion_refresh(), "fresh: nothing to refresh");
     }
 }

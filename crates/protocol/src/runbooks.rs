@@ -48,6 +48,11 @@ const TAG: RunbookArg = RunbookArg {
     description: "The tag of the VMs to restart.",
     required: true,
 };
+const FIRST_VM: RunbookArg = RunbookArg {
+    name: "first_vm",
+    description: "A VM of the set to restart first, alone, as a canary.",
+    required: false,
+};
 const BATCH: RunbookArg = RunbookArg {
     name: "batch",
     description: "VMs restarted at a time (default 1).",
@@ -78,7 +83,7 @@ pub const RUNBOOKS: &[Runbook] = &[
         name: "rolling_restart",
         title: "Plan a rolling restart",
         description: "Plan a rolling restart of the VMs with a tag, a batch at a time, without acting until approved.",
-        args: &[CLUSTER_REQ, TAG, BATCH],
+        args: &[CLUSTER_REQ, TAG, BATCH, FIRST_VM],
     },
 ];
 
@@ -184,11 +189,14 @@ pub fn render(book: &Runbook, args: &HashMap<String, String>, names: &dyn ToolNa
         "rolling_restart" => {
             let tag = arg("tag").unwrap_or("<tag>");
             let batch = arg("batch").unwrap_or("1");
+            let canary = arg("first_vm")
+                .map(|vm| format!(" Restart \"{vm}\" first, alone, and check it before the first batch."))
+                .unwrap_or_default();
             format!(
                 "Plan a rolling restart of the VMs of {scope} tagged \"{tag}\", {batch} at a time.\n\
                  1. List them: {vms} with tag \"{tag}\"; only RUNNING ones are restarted.\n\
                  2. Check the cluster first: {info} and {conditions}; stop planning if it is not healthy.\n\
-                 3. Order them into batches of {batch} (one node at a time when several share a node) and show the plan as a table.\n\
+                 3. Order them into batches of {batch} (one node at a time when several share a node) and show the plan as a table.{canary}\n\
                  4. Only after the person approves the plan, for each batch: {reboot} each VM (or {shutdown} then {start}), wait until {get} shows RUNNING, then go on.\n\
                  {confirm}",
                 vms = t("vm_list"),

@@ -1,20 +1,16 @@
 //! The worker's MCP prompts (the shared runbooks, for this one cluster) and `completion/complete`
 //! for their arguments: tags from the cluster's VM list (one cached read, never more).
 
-use std::collections::{BTreeSet, HashMap};
-
+use hyperfed_http::completion::{bounded, candidates, string_args};
 use hyperfed_protocol::runbooks::{self, RUNBOOKS, ToolNames};
 use rmcp::ErrorData;
 use rmcp::model::{
-    CompleteRequestParams, CompleteResult, CompletionInfo, GetPromptRequestParams, GetPromptResult,
-    ListPromptsResult, Prompt, PromptArgument, PromptMessage, Role,
+    CompleteRequestParams, CompleteResult, GetPromptRequestParams,
+    GetPromptResult, ListPromptsResult, Prompt, PromptArgument, PromptMessage, Role,
 };
 use serde_json::Value;
 
 use crate::state::WorkerState;
-
-/// Most completion values returned at once (the MCP limit).
-pub(crate) const MAX_COMPLETIONS: usize = CompletionInfo::MAX_VALUES;
 
 struct Local;
 
@@ -45,12 +41,8 @@ pub(crate) fn list() -> ListPromptsResult {
                         .with_required(a.required)
                 })
                 .collect::<Vec<_>>();
-            Prompt::new(
-                b.name,
-                Some(b.description),
-                (!args.is_empty()).then_some(args),
-            )
-            .with_title(b.title)
+            Prompt::new(b.name, Some(b.description), (!args.is_empty()).then_some(args))
+                .with_title(b.title)
         })
         .collect();
     ListPromptsResult::with_all_items(prompts)
@@ -76,80 +68,51 @@ pub(crate) fn get(request: GetPromptRequestParams) -> Result<GetPromptResult, Er
     )
 }
 
-/// Prompt arguments as strings (MCP sends strings; anything else is shown as its JSON).
-pub(crate) fn string_args(args: Option<serde_json::Map<String, Value>>) -> HashMap<String, String> {
-    args.unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| {
-            let s = match v {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            (k, s)
-        })
-        .collect()
-}
-
-/// Values starting with `prefix` (any case), sorted, at most [`MAX_COMPLETIONS`], with the
-/// total and whether more exist.
-pub(crate) fn bounded(values: impl IntoIterator<Item = String>, prefix: &str) -> CompletionInfo {
-    let prefix = prefix.to_lowercase();
-    let matching: BTreeSet<String> = values
-        .into_iter()
-        .filter(|v| v.to_lowercase().starts_with(&prefix))
-        .collect();
-    let total = matching.len();
-    let values: Vec<String> = matching.into_iter().take(MAX_COMPLETIONS).collect();
-    let more = total > values.len();
-    CompletionInfo::with_pagination(values, Some(u32::try_from(total).unwrap_or(u32::MAX)), more)
-        .unwrap_or_default()
-}
-
-/// Completes a prompt argument: `tag` from the VM list; anything else has no suggestions.
-pub(crate) async fn complete(
-    state: &WorkerState,
-    request: CompleteRequestParams,
-) -> CompleteResult {
+/// Completes a prompt argument from the VM list: `tag` (tags), `first_vm` (names, of the
+/// `tag` already chosen when there is one); anything else has no suggestions.
+pub(crate) async fn complete(state: &WorkerState, request: CompleteRequestParams) -> CompleteResult {
     let known_prompt = request
         .r#ref
         .as_prompt_name()
         .is_some_and(|n| runbooks::runbook(n).is_some());
-    if !known_prompt || request.argument.name != "tag" {
+    let arg = request.argument.name.as_str();
+    if !known_prompt || !matches!(arg, "tag" | "first_vm") {
         return CompleteResult::new(bounded(Vec::new(), ""));
     }
-    let tags: Vec<String> = match state.read("vm_list").await {
+    let chosen_tag = request
+        .context
+        .as_ref()
+        .and_then(|c| c.get_argument("tag"))
+        .map(|t| t.to_lowercase());
+    let vms: Vec<(String, Vec<String>)> = match state.read("vm_list").await {
         Ok(list) => list
             .get("vms")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|vm| vm.get("tags").and_then(Value::as_array))
-            .flatten()
-            .filter_map(|t| t.as_str().map(str::to_owned))
+            .filter_map(|vm| {
+                let name = vm.get("name")?.as_str()?.to_owned();
+                let tags = vm
+                    .get("tags")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect();
+                Some((name, tags))
+            })
             .collect(),
         Err(_) => Vec::new(),
     };
-    CompleteResult::new(bounded(tags, &request.argument.value))
+    CompleteResult::new(bounded(
+        candidates(vms, arg, chosen_tag.as_deref()),
+        &request.argument.value,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn completions_are_bounded_sorted_and_say_when_there_is_more() {
-        let many = (0..250).map(|i| format!("tag-{i:03}"));
-        let info = bounded(many, "TAG-");
-        assert_eq!(info.values.len(), MAX_COMPLETIONS);
-        assert_eq!(info.total, Some(250));
-        assert_eq!(info.has_more, Some(true));
-        assert_eq!(info.values[0], "tag-000");
-        let few = bounded(vec!["web".into(), "db".into(), "web".into()], "w");
-        assert_eq!(
-            (few.values, few.has_more),
-            (vec!["web".to_owned()], Some(false))
-        );
-    }
 
     #[test]
     fn an_unknown_prompt_is_named() {
