@@ -26,11 +26,7 @@ pub fn bounded(values: impl IntoIterator<Item = String>, prefix: &str) -> Comple
 
 /// The values of argument `arg` among `vms` (`(name, tags)`): tags, or the names of VMs
 /// carrying `tag` (any case) when one was chosen.
-pub fn candidates(
-    vms: Vec<(String, Vec<String>)>,
-    arg: &str,
-    tag: Option<&str>,
-) -> Vec<String> {
+pub fn candidates(vms: Vec<(String, Vec<String>)>, arg: &str, tag: Option<&str>) -> Vec<String> {
     match arg {
         "tag" => vms.into_iter().flat_map(|(_, tags)| tags).collect(),
         _ => vms
@@ -68,7 +64,10 @@ mod tests {
         assert_eq!(info.has_more, Some(true));
         assert_eq!(info.values[0], "tag-000");
         let few = bounded(vec!["web".into(), "db".into(), "web".into()], "w");
-        assert_eq!((few.values, few.has_more), (vec!["web".to_owned()], Some(false)));
+        assert_eq!(
+            (few.values, few.has_more),
+            (vec!["web".to_owned()], Some(false))
+        );
     }
 
     #[test]

@@ -210,13 +210,11 @@ async fn log_answer(tool: &str, alias: &str, result: &Result<Value, String>) {
             )
             .await
         }
-        Err(e) => {
-            mcp_logging::log(
-                Level::Warning,
-                json!({"event": "cluster did not answer", "tool": tool, "cluster": alias, "error": e}),
-            )
-            .await
-        }
+        Err(e) => mcp_logging::log(
+            Level::Warning,
+            json!({"event": "cluster did not answer", "tool": tool, "cluster": alias, "error": e}),
+        )
+        .await,
     }
 }
 

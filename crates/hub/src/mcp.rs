@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
-    CompleteResult, GetPromptRequestParams, GetPromptResponse, Implementation,
-    ListPromptsResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
-    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
-};
-#[allow(deprecated)] // logging/setLevel: deprecated by SEP-2577, still in every session revision
+#[allow(deprecated)]
+// logging/setLevel: deprecated by SEP-2577, still in every session revision
 use rmcp::model::SetLevelRequestParams;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    SubscriptionFilter, UnsubscribeRequestParams,
+};
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData, ServerHandler};
 use tokio::sync::broadcast;
@@ -196,7 +197,12 @@ impl ServerHandler for HubServer {
     ) -> Result<(), ErrorData> {
         let s = &self.session;
         s.subscriptions
-            .subscribe(request.uri, ctx.peer.clone(), Arc::new(s.prints.clone()), s.ended())
+            .subscribe(
+                request.uri,
+                ctx.peer.clone(),
+                Arc::new(s.prints.clone()),
+                s.ended(),
+            )
             .map_err(|e| ErrorData::invalid_params(e, None))
     }
 

@@ -71,7 +71,10 @@ pub(crate) fn list() -> ListPromptsResult {
 }
 
 /// The text of one prompt, its `cluster` checked against the registry.
-pub(crate) fn get(hub: &Hub, request: GetPromptRequestParams) -> Result<GetPromptResult, ErrorData> {
+pub(crate) fn get(
+    hub: &Hub,
+    request: GetPromptRequestParams,
+) -> Result<GetPromptResult, ErrorData> {
     let Some(book) = runbooks::runbook(&request.name) else {
         return Err(ErrorData::invalid_params(
             format!(
@@ -83,14 +86,21 @@ pub(crate) fn get(hub: &Hub, request: GetPromptRequestParams) -> Result<GetPromp
     };
     let args = string_args(request.arguments);
     runbooks::check_args(book, &args, true).map_err(|e| ErrorData::invalid_params(e, None))?;
-    if let Some(alias) = args.get("cluster").map(|c| c.trim()).filter(|c| !c.is_empty())
+    if let Some(alias) = args
+        .get("cluster")
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
         && !hub.registry().contains(alias)
     {
         let known: Vec<String> = hub.clusters().into_iter().map(|c| c.alias).collect();
         return Err(ErrorData::invalid_params(
             format!(
                 "argument 'cluster': no cluster named '{alias}'; the clusters are {}",
-                if known.is_empty() { "none yet".to_owned() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none yet".to_owned()
+                } else {
+                    known.join(", ")
+                }
             ),
             None,
         ));

@@ -121,9 +121,13 @@ async fn cluster_value(hub: &Hub, alias: &str, vms: bool) -> Result<Value, Strin
         fan_out(hub, aliases, "cluster_info", JsonObject::new()).await
     };
     let answer = answers.pop().ok_or("no answer")?;
-    let value = answer.result.map_err(|e| format!("cluster '{alias}': {e}"))?;
+    let value = answer
+        .result
+        .map_err(|e| format!("cluster '{alias}': {e}"))?;
     if !value.is_object() {
-        return Err(format!("cluster '{alias}': the worker's result is not a JSON object"));
+        return Err(format!(
+            "cluster '{alias}': the worker's result is not a JSON object"
+        ));
     }
     if hyperfed_protocol::budget::json_len_of(&value) > MAX_RESOURCE_BYTES {
         return Err(format!(
@@ -165,12 +169,14 @@ async fn value_of(hub: &Hub, uri: &str) -> Result<Value, ErrorData> {
 /// Reads one resource.
 pub(crate) async fn read(hub: &Hub, uri: &str) -> Result<ReadResourceResult, ErrorData> {
     let value = value_of(hub, uri).await?;
-    Ok(ReadResourceResult::new(vec![ResourceContents::TextResourceContents {
-        uri: uri.to_owned(),
-        mime_type: Some("application/json".to_owned()),
-        text: serde_json::to_string_pretty(&value).unwrap_or_default(),
-        meta: None,
-    }]))
+    Ok(ReadResourceResult::new(vec![
+        ResourceContents::TextResourceContents {
+            uri: uri.to_owned(),
+            mime_type: Some("application/json".to_owned()),
+            text: serde_json::to_string_pretty(&value).unwrap_or_default(),
+            meta: None,
+        },
+    ]))
 }
 
 /// Fingerprints of the hub's resources for subscriptions, each read at most once a second
@@ -234,7 +240,9 @@ impl Recent {
                 let statuses: Vec<(String, String)> = answers
                     .into_iter()
                     .map(|a| {
-                        let seen = a.result.map_or_else(|_| "no answer".to_owned(), |v| v.to_string());
+                        let seen = a
+                            .result
+                            .map_or_else(|_| "no answer".to_owned(), |v| v.to_string());
                         (a.alias, seen)
                     })
                     .collect();
@@ -272,9 +280,17 @@ mod tests {
     #[test]
     fn uris_name_the_fleet_or_one_cluster() {
         assert_eq!(parse(FLEET_STATUS), Some(Named::Fleet));
-        assert_eq!(parse("hyperfed://cluster/fleet/status"), Some(Named::Status("fleet")));
+        assert_eq!(
+            parse("hyperfed://cluster/fleet/status"),
+            Some(Named::Status("fleet"))
+        );
         assert_eq!(parse("hyperfed://cluster/dc1/vms"), Some(Named::Vms("dc1")));
-        for bad in ["hyperfed://cluster//vms", "hyperfed://cluster/dc1/x", "hyperfed://dc1/status", "x"] {
+        for bad in [
+            "hyperfed://cluster//vms",
+            "hyperfed://cluster/dc1/x",
+            "hyperfed://dc1/status",
+            "x",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }
@@ -291,6 +307,9 @@ mod tests {
         let second = list_page(&aliases, next);
         assert_eq!(second.resources.len(), 1 + 2 * 700 - RESOURCES_PAGE);
         assert_eq!(second.next_cursor, None);
-        assert_eq!(second.resources.last().unwrap().uri, "hyperfed://cluster/c699/vms");
+        assert_eq!(
+            second.resources.last().unwrap().uri,
+            "hyperfed://cluster/c699/vms"
+        );
     }
 }

@@ -332,6 +332,9 @@ mod tests {
         assert!(index.known(Some("dc1")).is_empty(), "forgotten");
         assert_eq!(index.known(Some("edge"))[0].1, ["t"]);
         assert_eq!(index.known(None).len(), 2);
-        assert!(!index.claim_completion_refresh(), "fresh: nothing to refresh");
+        assert!(
+            !index.claim_completion_refresh(),
+            "fresh: nothing to refresh"
+        );
     }
 }

@@ -190,7 +190,9 @@ pub fn render(book: &Runbook, args: &HashMap<String, String>, names: &dyn ToolNa
             let tag = arg("tag").unwrap_or("<tag>");
             let batch = arg("batch").unwrap_or("1");
             let canary = arg("first_vm")
-                .map(|vm| format!(" Restart \"{vm}\" first, alone, and check it before the first batch."))
+                .map(|vm| {
+                    format!(" Restart \"{vm}\" first, alone, and check it before the first batch.")
+                })
                 .unwrap_or_default();
             format!(
                 "Plan a rolling restart of the VMs of {scope} tagged \"{tag}\", {batch} at a time.\n\

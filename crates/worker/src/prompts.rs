@@ -5,8 +5,8 @@ use hyperfed_http::completion::{bounded, candidates, string_args};
 use hyperfed_protocol::runbooks::{self, RUNBOOKS, ToolNames};
 use rmcp::ErrorData;
 use rmcp::model::{
-    CompleteRequestParams, CompleteResult, GetPromptRequestParams,
-    GetPromptResult, ListPromptsResult, Prompt, PromptArgument, PromptMessage, Role,
+    CompleteRequestParams, CompleteResult, GetPromptRequestParams, GetPromptResult,
+    ListPromptsResult, Prompt, PromptArgument, PromptMessage, Role,
 };
 use serde_json::Value;
 
@@ -41,8 +41,12 @@ pub(crate) fn list() -> ListPromptsResult {
                         .with_required(a.required)
                 })
                 .collect::<Vec<_>>();
-            Prompt::new(b.name, Some(b.description), (!args.is_empty()).then_some(args))
-                .with_title(b.title)
+            Prompt::new(
+                b.name,
+                Some(b.description),
+                (!args.is_empty()).then_some(args),
+            )
+            .with_title(b.title)
         })
         .collect();
     ListPromptsResult::with_all_items(prompts)
@@ -70,7 +74,10 @@ pub(crate) fn get(request: GetPromptRequestParams) -> Result<GetPromptResult, Er
 
 /// Completes a prompt argument from the VM list: `tag` (tags), `first_vm` (names, of the
 /// `tag` already chosen when there is one); anything else has no suggestions.
-pub(crate) async fn complete(state: &WorkerState, request: CompleteRequestParams) -> CompleteResult {
+pub(crate) async fn complete(
+    state: &WorkerState,
+    request: CompleteRequestParams,
+) -> CompleteResult {
     let known_prompt = request
         .r#ref
         .as_prompt_name()

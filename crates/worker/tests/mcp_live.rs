@@ -7,17 +7,17 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use rmcp::ClientHandler;
 use rmcp::ServiceExt as _;
 use rmcp::model::{
-    ArgumentInfo, CallToolRequestParams, ClientConfig, CompleteRequestParams, GetPromptRequestParams,
-    LoggingLevel, LoggingMessageNotificationParam, ReadResourceRequestParams, Reference,
-    ResourceUpdatedNotificationParam, SetLevelRequestParams, SubscribeRequestParams,
-    UnsubscribeRequestParams,
+    ArgumentInfo, CallToolRequestParams, ClientConfig, CompleteRequestParams,
+    GetPromptRequestParams, LoggingLevel, LoggingMessageNotificationParam,
+    ReadResourceRequestParams, Reference, ResourceUpdatedNotificationParam, SetLevelRequestParams,
+    SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, Peer, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::ClientHandler;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -100,16 +100,28 @@ async fn prompts_list_and_render_with_arguments_and_tags_complete() {
     let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,
-        ["triage_conditions", "maintenance_check", "snapshot_gaps", "rolling_restart"]
+        [
+            "triage_conditions",
+            "maintenance_check",
+            "snapshot_gaps",
+            "rolling_restart"
+        ]
     );
-    let restart = prompts.iter().find(|p| p.name == "rolling_restart").unwrap();
+    let restart = prompts
+        .iter()
+        .find(|p| p.name == "rolling_restart")
+        .unwrap();
     let args: Vec<&str> = restart
         .arguments
         .iter()
         .flatten()
         .map(|a| a.name.as_str())
         .collect();
-    assert_eq!(args, ["tag", "batch", "first_vm"], "a worker serves one cluster: no cluster argument");
+    assert_eq!(
+        args,
+        ["tag", "batch", "first_vm"],
+        "a worker serves one cluster: no cluster argument"
+    );
 
     let got = client
         .get_prompt(
@@ -120,7 +132,10 @@ async fn prompts_list_and_render_with_arguments_and_tags_complete() {
         .unwrap();
     let text = serde_json::to_string(&got.messages).unwrap();
     assert!(text.contains("tagged \\\"web\\\", 2 at a time"), "{text}");
-    assert!(text.contains("`vm_reboot`") && text.contains("confirm_token"), "{text}");
+    assert!(
+        text.contains("`vm_reboot`") && text.contains("confirm_token"),
+        "{text}"
+    );
 
     // A missing required argument is named.
     let e = client
@@ -148,8 +163,17 @@ async fn prompts_list_and_render_with_arguments_and_tags_complete() {
         ))
         .await
         .unwrap();
-    assert!(done.completion.values.contains(&tag), "{:?}", done.completion);
-    assert!(done.completion.values.iter().all(|v| v.to_lowercase().starts_with(&tag[..1].to_lowercase())));
+    assert!(
+        done.completion.values.contains(&tag),
+        "{:?}",
+        done.completion
+    );
+    assert!(
+        done.completion
+            .values
+            .iter()
+            .all(|v| v.to_lowercase().starts_with(&tag[..1].to_lowercase()))
+    );
     assert!(done.completion.values.len() <= 100);
     client.cancel().await.unwrap();
     worker.shutdown().await;
@@ -174,7 +198,12 @@ async fn a_subscribed_vm_list_is_announced_when_a_vm_stops_and_not_after_unsubsc
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let preview = ok_on(&client, "vm_stop", json!({"vm": uuid})).await;
-    ok_on(&client, "vm_stop", json!({"vm": uuid, "confirm_token": preview["confirm_token"]})).await;
+    ok_on(
+        &client,
+        "vm_stop",
+        json!({"vm": uuid, "confirm_token": preview["confirm_token"]}),
+    )
+    .await;
     let uri = tokio::time::timeout(WAIT, updates.recv())
         .await
         .expect("an update after the VM stopped")
@@ -219,7 +248,11 @@ async fn logging_sends_messages_at_the_level_asked_and_nothing_below() {
         .await
         .unwrap();
     ok_on(&client, "cluster_info", json!({})).await;
-    assert!(call_on(&client, "vm_get", json!({"vm": "no-such-vm"})).await.is_err());
+    assert!(
+        call_on(&client, "vm_get", json!({"vm": "no-such-vm"}))
+            .await
+            .is_err()
+    );
     let warning = tokio::time::timeout(WAIT, logs.recv())
         .await
         .expect("a warning for the failed call")
@@ -233,9 +266,15 @@ async fn logging_sends_messages_at_the_level_asked_and_nothing_below() {
         .await
         .unwrap();
     ok_on(&client, "cluster_info", json!({})).await;
-    let debug = tokio::time::timeout(WAIT, logs.recv()).await.unwrap().unwrap();
+    let debug = tokio::time::timeout(WAIT, logs.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(debug.level, LoggingLevel::Debug);
-    assert_eq!(debug.data, json!({"event": "tool call", "tool": "cluster_info"}));
+    assert_eq!(
+        debug.data,
+        json!({"event": "tool call", "tool": "cluster_info"})
+    );
     client.cancel().await.unwrap();
     worker.shutdown().await;
 }
