@@ -5,12 +5,23 @@ Needs the SDK first:  pip install mcp   (tested with mcp 2.3.0)
 
 Usage:
     python examples/python_client.py URL [--token T] [--mode legacy|auto|2026-07-28]
-                                     [--call TOOL [--args JSON]] [--confirm yes|no|cancel]
+                                     [--log-level LEVEL] [--call TOOL [--args JSON]] [--confirm yes|no|cancel]
+    python examples/python_client.py URL --prompts | --prompt NAME [--args JSON]
+    python examples/python_client.py URL --complete PROMPT ARG PREFIX [--args JSON]
+    python examples/python_client.py URL --resources | --read URI
+    python examples/python_client.py URL --watch URI [--seconds N]    (legacy mode)
 
-Without --call it lists the tools. With --confirm the client declares elicitation: a
-destructive call then asks its yes/no question (printed on stderr) and gets this answer,
-instead of answering a preview with a confirm_token. The token defaults to $HYPERFED_TOKEN. A failure prints
-one line saying what went wrong (exit code 2); a tool error prints the result (exit code 1).
+Without an action it lists the tools. --prompts lists the prompts, --prompt prints one with
+--args as its arguments, --complete prints the completions of a prompt argument (--args are
+the arguments already chosen), --resources lists the resources, --read prints one, and --watch
+subscribes to one and prints "updated URI" when it changes (exit 0), or exits 1 after
+--seconds without a change. --log-level asks for the server's log messages at that level
+(debug, info, warning, error) and prints each to stderr as "log LEVEL JSON".
+
+With --confirm the client declares elicitation: a destructive call then asks its yes/no
+question (printed on stderr) and gets this answer, instead of answering a preview with a
+confirm_token. The token defaults to $HYPERFED_TOKEN. A failure prints one line saying what went wrong
+(exit code 2); a tool error prints the result (exit code 1).
 """
 
 import argparse
@@ -20,6 +31,12 @@ import os
 import sys
 import urllib.error
 import urllib.request
+import warnings
+
+# The SDK warns that logging and resources/subscribe are deprecated in 2026-07-28; this
+# example uses them on purpose (2025-era sessions still have them).
+warnings.filterwarnings("ignore", message=".*deprecated.*")
+warnings.filterwarnings("ignore", message=".*removed as of 2026-07-28.*")
 
 try:
     from mcp import Client, types
@@ -81,12 +98,62 @@ def answer_with(choice: str):
     return answer
 
 
+async def on_log(params) -> None:
+    """Prints one server log message to stderr."""
+    print(f"log {params.level} {json.dumps(params.data)}", file=sys.stderr, flush=True)
+
+
 async def run(opts, headers) -> int:
     transport = streamable_http_client(opts.url, http_client=create_mcp_http_client(headers=headers))
+    updated = asyncio.Event()
+
+    async def on_message(message) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification):
+            print(f"updated {message.params.uri}", flush=True)
+            updated.set()
+
     asker = answer_with(opts.confirm) if opts.confirm else None
-    async with Client(transport, mode=opts.mode, elicitation_callback=asker) as client:
+    async with Client(transport, mode=opts.mode, elicitation_callback=asker, logging_callback=on_log,
+                      log_level=opts.log_level, message_handler=on_message) as client:
+        if opts.log_level and opts.mode == "legacy":
+            await client.set_logging_level(opts.log_level)
+        args = json.loads(opts.args)
+        if opts.prompts:
+            for p in (await client.list_prompts()).prompts:
+                names = ", ".join(a.name + ("" if a.required else "?") for a in p.arguments or [])
+                print(f"{p.name:22} ({names}) {p.title or ''}")
+            return 0
+        if opts.prompt:
+            result = await client.get_prompt(opts.prompt, {k: str(v) for k, v in args.items()})
+            for m in result.messages:
+                print(m.content.text)
+            return 0
+        if opts.complete:
+            prompt, arg, prefix = opts.complete
+            done = await client.complete(types.PromptReference(name=prompt), {"name": arg, "value": prefix},
+                                         context_arguments={k: str(v) for k, v in args.items()} or None)
+            c = done.completion
+            print(json.dumps({"values": c.values, "total": c.total, "has_more": c.has_more}))
+            return 0
+        if opts.resources:
+            for r in (await client.list_resources()).resources:
+                print(f"{r.uri:44} {r.title or r.name}")
+            return 0
+        if opts.read:
+            for c in (await client.read_resource(opts.read)).contents:
+                print(c.text)
+            return 0
+        if opts.watch:
+            await client.subscribe_resource(opts.watch)
+            print(f"subscribed {opts.watch}", flush=True)
+            try:
+                await asyncio.wait_for(updated.wait(), timeout=opts.seconds)
+            except TimeoutError:
+                print(f"no update of {opts.watch} within {opts.seconds} s", file=sys.stderr)
+                return 1
+            return 0
         if opts.call:
-            result = await client.call_tool(opts.call, json.loads(opts.args))
+            result = await client.call_tool(opts.call, args)
             out = result.structured_content if result.structured_content is not None else [
                 c.model_dump() for c in result.content
             ]
@@ -111,7 +178,17 @@ def main() -> int:
     parser.add_argument("--token", default=os.environ.get("HYPERFED_TOKEN"))
     parser.add_argument("--mode", default="legacy", help="legacy (initialize handshake), auto, or 2026-07-28")
     parser.add_argument("--call", help="tool to call")
-    parser.add_argument("--args", default="{}", help="JSON arguments for --call")
+    parser.add_argument("--args", default="{}", help="JSON arguments for --call, --prompt or --complete")
+    parser.add_argument("--prompts", action="store_true", help="list the prompts")
+    parser.add_argument("--prompt", help="print one prompt (arguments from --args)")
+    parser.add_argument("--complete", nargs=3, metavar=("PROMPT", "ARG", "PREFIX"),
+                        help="complete a prompt argument")
+    parser.add_argument("--resources", action="store_true", help="list the resources")
+    parser.add_argument("--read", metavar="URI", help="print one resource")
+    parser.add_argument("--watch", metavar="URI", help="subscribe to a resource; exit 0 on its first update")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long --watch waits")
+    parser.add_argument("--log-level", choices=["debug", "info", "notice", "warning", "error"],
+                        help="print the server's log messages at this level and above to stderr")
     parser.add_argument("--confirm", choices=["yes", "no", "cancel"],
                         help="answer confirmation questions (elicitation) with this")
     opts = parser.parse_args()

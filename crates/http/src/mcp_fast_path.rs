@@ -98,6 +98,9 @@ struct Meta<'a> {
     protocol_version: Option<Cow<'a, str>>,
     #[serde(rename = "io.modelcontextprotocol/clientCapabilities", default)]
     client_capabilities: Option<IgnoredAny>,
+    /// A per-request log level (2026-07-28): the SDK serves it, so the messages are sent.
+    #[serde(rename = "io.modelcontextprotocol/logLevel", default)]
+    log_level: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -383,7 +386,7 @@ async fn try_serve<S: FastPathServer>(
         ("tools/call", Some(id)) if valid_id(id) => {
             let params: CallParams<'_> = serde_json::from_str(msg.params?.get()).ok()?;
             let meta = params.meta.as_ref();
-            if meta.is_some_and(|m| m.progress_token.is_some())
+            if meta.is_some_and(|m| m.progress_token.is_some() || m.log_level.is_some())
                 || params.arguments.is_some_and(|a| !a.get().starts_with('{'))
                 || !fast_path.server.fast_call(parts, &params.name)
             {

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam, SetLevelRequestParams};
+use rmcp::model::{
+    LoggingLevel, LoggingMessageNotificationParam, RequestMetaObject, SetLevelRequestParams,
+};
 use rmcp::service::{Peer, RoleServer};
 use serde_json::Value;
 
@@ -74,10 +76,21 @@ impl SessionLogLevel {
         min != OFF && rank(level.mcp()) >= min
     }
 
-    /// A sender for this session's messages through `peer`.
-    pub fn sink(&self, peer: Peer<RoleServer>, logger: &'static str) -> LogSink {
+    /// A sender for one request's messages through `peer`: at the level the request asks for
+    /// in `_meta` (`io.modelcontextprotocol/logLevel`, the 2026-07-28 opt-in), else at the
+    /// session's level.
+    pub fn sink(
+        &self,
+        peer: Peer<RoleServer>,
+        meta: &RequestMetaObject,
+        logger: &'static str,
+    ) -> LogSink {
+        let level = match meta.log_level() {
+            Some(asked) => SessionLogLevel(Arc::new(AtomicU8::new(rank(asked)))),
+            None => self.clone(),
+        };
         LogSink {
-            level: self.clone(),
+            level,
             peer,
             logger,
         }

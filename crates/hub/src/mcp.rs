@@ -150,7 +150,7 @@ impl ServerHandler for HubServer {
             confirm: ConfirmChannel::of(&ctx, &request),
         };
         let dispatched = dispatch::call_tool(&self.hub, &request.name, request.arguments, &call);
-        let log = self.session.log(ctx.peer.clone());
+        let log = self.session.log(ctx.peer.clone(), &ctx.meta);
         match mcp_logging::with_session(log, dispatched).await {
             // A 2026-07-28 client is asked through an input_required result.
             Ok(_) if let Some(asking) = call.confirm.input_required() => Ok(asking.into()),
@@ -185,7 +185,7 @@ impl ServerHandler for HubServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let read = resources::read(&self.hub, &request.uri);
-        let log = self.session.log(ctx.peer.clone());
+        let log = self.session.log(ctx.peer.clone(), &ctx.meta);
         Ok(mcp_logging::with_session(log, read).await?.into())
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use hyperfed_http::resource_watch::ResourceSubscriptions;
 use hyperfed_http::session_log::{LogSink, SessionLogLevel};
+use rmcp::model::RequestMetaObject;
 use rmcp::service::{Peer, RoleServer};
 use tokio_util::sync::CancellationToken;
 
@@ -48,8 +49,8 @@ impl McpSession {
         self.end.0.clone()
     }
 
-    /// The sender of this session's log messages.
-    pub(crate) fn log(&self, peer: Peer<RoleServer>) -> LogSink {
-        self.log_level.sink(peer, LOGGER)
+    /// The sender of one request's log messages (its `_meta` level, else the session's).
+    pub(crate) fn log(&self, peer: Peer<RoleServer>, meta: &RequestMetaObject) -> LogSink {
+        self.log_level.sink(peer, meta, LOGGER)
     }
 }

@@ -196,7 +196,7 @@ pub fn render(book: &Runbook, args: &HashMap<String, String>, names: &dyn ToolNa
                 .unwrap_or_default();
             format!(
                 "Plan a rolling restart of the VMs of {scope} tagged \"{tag}\", {batch} at a time.\n\
-                 1. List them: {vms} with tag \"{tag}\"; only RUNNING ones are restarted.\n\
+                 1. List them: {vms}, filtered by tag \"{tag}\"; only RUNNING ones are restarted.\n\
                  2. Check the cluster first: {info} and {conditions}; stop planning if it is not healthy.\n\
                  3. Order them into batches of {batch} (one node at a time when several share a node) and show the plan as a table.{canary}\n\
                  4. Only after the person approves the plan, for each batch: {reboot} each VM (or {shutdown} then {start}), wait until {get} shows RUNNING, then go on.\n\

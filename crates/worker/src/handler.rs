@@ -141,7 +141,9 @@ impl ServerHandler for WorkerMcp {
             None => ProgressReporter::none(),
         }
         .with_cancel(context.ct.clone());
-        let log = self.log_level.sink(context.peer.clone(), "hyperfed-worker");
+        let log = self
+            .log_level
+            .sink(context.peer.clone(), &context.meta, "hyperfed-worker");
         let tool = request.name.into_owned();
         log.log(Level::Debug, json!({"event": "tool call", "tool": tool}))
             .await;
