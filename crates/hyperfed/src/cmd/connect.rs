@@ -1,7 +1,7 @@
 //! `hyperfed connect URL`: a stdio MCP server that relays everything to a hub or worker over
 //! streamable HTTP, for clients that only speak stdio (Claude Desktop). Tool lists, calls,
-//! resources, progress, cancellation, list_changed and confirmation questions (elicitation)
-//! pass straight through.
+//! resources and their subscriptions, prompts, completions, logging, progress, cancellation,
+//! list_changed and confirmation questions (elicitation) pass straight through.
 //!
 //! When the endpoint cannot be used (bad token, wrong path, nothing listening, no scheme), the
 //! bridge still answers the client's `initialize`, with a JSON-RPC error that says what is
@@ -14,11 +14,15 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ClientConfig, ElicitRequestParams, ElicitResult,
-    ElicitationCapability, InitializeRequestParams, InitializeResult, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, ClientConfig, CompleteRequestParams, CompleteResult,
+    ElicitRequestParams, ElicitResult, ElicitationCapability, GetPromptRequestParams,
+    GetPromptResponse, InitializeRequestParams, InitializeResult, ListPromptsResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ReadResourceRequestParams, ReadResourceResponse, ResourceUpdatedNotificationParam,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, UnsubscribeRequestParams,
 };
+#[allow(deprecated)] // logging: deprecated by SEP-2577, still in every session revision
+use rmcp::model::{LoggingMessageNotificationParam, SetLevelRequestParams};
 use rmcp::service::{NotificationContext, Peer, RequestContext, RoleClient, RoleServer};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -103,6 +107,27 @@ impl ClientHandler for UpstreamEvents {
             let _ = peer.notify_progress(params).await;
         }
     }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _ctx: NotificationContext<RoleClient>,
+    ) {
+        if let Some(peer) = downstream_peer(&self.downstream) {
+            let _ = peer.notify_resource_updated(params).await;
+        }
+    }
+
+    #[allow(deprecated)]
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _ctx: NotificationContext<RoleClient>,
+    ) {
+        if let Some(peer) = downstream_peer(&self.downstream) {
+            let _ = peer.notify_logging_message(params).await;
+        }
+    }
 }
 
 /// The stdio-facing server: every request is answered by the upstream endpoint.
@@ -181,6 +206,75 @@ impl ServerHandler for Bridge {
     ) -> Result<ReadResourceResponse, ErrorData> {
         self.upstream
             .read_resource_once(request)
+            .await
+            .map_err(upstream_error)
+    }
+
+    #[allow(deprecated)] // resources/subscribe: what session clients (Claude Desktop) send
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.upstream
+            .subscribe(request)
+            .await
+            .map_err(upstream_error)
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.upstream
+            .unsubscribe(request)
+            .await
+            .map_err(upstream_error)
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        self.upstream
+            .list_prompts(request)
+            .await
+            .map_err(upstream_error)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        self.upstream
+            .get_prompt_once(request)
+            .await
+            .map_err(upstream_error)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        self.upstream
+            .complete(request)
+            .await
+            .map_err(upstream_error)
+    }
+
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.upstream
+            .set_level(request)
             .await
             .map_err(upstream_error)
     }
