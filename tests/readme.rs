@@ -335,6 +335,7 @@ fn every_sh_block_of_the_readme_is_walked() {
         "MCP Inspector, Python",
         "Fleet page",
         "Placement",
+        "Prompts, resources and logging",
         "Simulated clusters",
         "Health endpoints and the API description",
     ];
@@ -396,11 +397,17 @@ fn the_hub_and_workers_section_works_as_written() {
             ("MCP Inspector, Python", None),
             ("Health endpoints and the API description", None),
             ("Fleet page", None),
+            ("Prompts, resources and logging", None),
         ],
     );
     assert!(out.contains("\"cluster\":\"dc1\""), "{out}");
     assert!(out.contains("\"status\":\"live\""), "{out}");
     assert!(out.contains("\"openapi\":\"3.1.0\""), "{out}");
+    assert!(
+        out.contains("rolling_restart") && out.contains("node_list"),
+        "{out}"
+    );
+    assert!(out.contains("hyperfed://cluster/dc1/vms"), "{out}");
     assert!(
         out.contains("grafana"),
         "token list shows the issued token: {out}"
