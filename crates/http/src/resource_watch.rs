@@ -144,16 +144,19 @@ async fn watch(
         last.retain(|uri, _| uris.contains(uri));
         let prints =
             futures_join_all(uris.iter().map(|u| source.fingerprint(u.clone())).collect()).await;
+        let mut gone = false;
         for (uri, print) in uris.into_iter().zip(prints) {
-            match last.insert(uri.clone(), print) {
-                // The first read is the baseline; only a later change is an update.
-                Some(before) if before != print => {
-                    if !sink.updated(uri).await {
-                        break;
-                    }
-                }
-                _ => {}
+            // The first read is the baseline; only a later change is an update.
+            let changed = last
+                .insert(uri.clone(), print)
+                .is_some_and(|before| before != print);
+            if changed && !sink.updated(uri).await {
+                gone = true;
+                break;
             }
+        }
+        if gone {
+            break;
         }
     }
     if let Ok(mut w) = watched.lock() {
