@@ -308,15 +308,15 @@ async fn stop_on_simulator(worker: &WorkerHandle, uuid: &str) {
     assert!(r.status().is_success(), "{}", r.status());
 }
 
-async fn next_update(s: &mut Session, uri: &str) {
-    loop {
+/// Waits until each of `uris` was announced (in any order; others are ignored).
+async fn updates_of(s: &mut Session, uris: &[&str]) {
+    let mut missing: Vec<&str> = uris.to_vec();
+    while !missing.is_empty() {
         let got = tokio::time::timeout(WAIT, s.updates.recv())
             .await
-            .unwrap_or_else(|_| panic!("no update of {uri}"))
+            .unwrap_or_else(|_| panic!("no update of {missing:?}"))
             .unwrap();
-        if got == uri {
-            return;
-        }
+        missing.retain(|u| *u != got);
     }
 }
 
@@ -387,7 +387,12 @@ async fn resources_update_when_a_vm_stops_on_the_simulator_and_when_a_worker_goe
         .find(|v| v["state"] == "RUNNING")
         .expect("a running VM");
     stop_on_simulator(&dc, running["uuid"].as_str().unwrap()).await;
-    next_update(&mut s, "hyperfed://cluster/dc/vms").await;
+    // The fleet status counts running VMs: it changes too.
+    updates_of(
+        &mut s,
+        &["hyperfed://cluster/dc/vms", "hyperfed://fleet/status"],
+    )
+    .await;
     let after = read("hyperfed://cluster/dc/vms").await;
     let row = after["vms"]
         .as_array()
@@ -399,9 +404,13 @@ async fn resources_update_when_a_vm_stops_on_the_simulator_and_when_a_worker_goe
     assert_ne!(row["state"], "RUNNING", "{row}");
 
     // A worker going down: its status and the fleet status are announced.
+    while s.updates.try_recv().is_ok() {}
     edge.shutdown().await;
-    next_update(&mut s, "hyperfed://cluster/edge/status").await;
-    next_update(&mut s, "hyperfed://fleet/status").await;
+    updates_of(
+        &mut s,
+        &["hyperfed://cluster/edge/status", "hyperfed://fleet/status"],
+    )
+    .await;
 
     s.client.cancel().await.unwrap();
     dc.shutdown().await;
