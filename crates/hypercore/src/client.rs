@@ -12,6 +12,7 @@ use reqwest::header::{ACCEPT, COOKIE, HeaderValue, SET_COOKIE};
 
 use crate::config::{AuthMode, ClusterConfig};
 use crate::error::{Error, Result, error_chain, server_message};
+use crate::observe::{Observer, RequestRecord, WaitOutcome, endpoint_class, status_class};
 
 /// An async HyperCore REST client for one cluster; cheap to clone (all clones share one session).
 #[derive(Clone)]
@@ -33,6 +34,8 @@ pub(crate) struct Inner {
     session: tokio::sync::Mutex<SessionSlot>,
     pub(crate) mutations: tokio::sync::Mutex<()>,
     logins: AtomicU64,
+    /// Hears about every request and task wait (set once, e.g. by the worker's metrics).
+    observer: std::sync::OnceLock<Arc<dyn Observer>>,
 }
 
 #[derive(Default)]
@@ -123,6 +126,7 @@ impl Client {
                 session: tokio::sync::Mutex::new(SessionSlot::default()),
                 mutations: tokio::sync::Mutex::new(()),
                 logins: AtomicU64::new(0),
+                observer: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -135,6 +139,37 @@ impl Client {
     /// The configured auth mode.
     pub fn auth_mode(&self) -> AuthMode {
         self.inner.auth_mode
+    }
+
+    /// Reports every request and task wait of this client (and its clones) to `observer`;
+    /// only the first observer set is kept. Returns false when one was already set.
+    pub fn set_observer(&self, observer: Arc<dyn Observer>) -> bool {
+        self.inner.observer.set(observer).is_ok()
+    }
+
+    /// Tells the observer (if any) about one HTTP attempt.
+    pub(crate) fn observe_request(
+        &self,
+        method: &'static str,
+        path: &str,
+        status: Option<u16>,
+        started: Instant,
+    ) {
+        if let Some(o) = self.inner.observer.get() {
+            o.request(&RequestRecord {
+                endpoint: endpoint_class(path),
+                method,
+                status: status.map_or("error", status_class),
+                elapsed: started.elapsed(),
+            });
+        }
+    }
+
+    /// Tells the observer (if any) how a task wait ended.
+    pub(crate) fn observe_wait(&self, outcome: WaitOutcome, started: Instant) {
+        if let Some(o) = self.inner.observer.get() {
+            o.task_wait(outcome, started.elapsed());
+        }
     }
 
     /// Counters (e.g. how many logins happened).
@@ -171,6 +206,12 @@ impl Client {
             .header(ACCEPT, "application/json")
             .send()
             .await;
+        self.observe_request(
+            "POST",
+            "logout",
+            result.as_ref().ok().map(|r| r.status().as_u16()),
+            started,
+        );
         match result {
             Ok(resp) => {
                 tracing::debug!(
@@ -227,8 +268,14 @@ impl Client {
             .header(ACCEPT, "application/json")
             .json(&body)
             .send()
-            .await
-            .map_err(|e| self.transport_error(e, "POST /login"))?;
+            .await;
+        self.observe_request(
+            "POST",
+            "login",
+            resp.as_ref().ok().map(|r| r.status().as_u16()),
+            started,
+        );
+        let resp = resp.map_err(|e| self.transport_error(e, "POST /login"))?;
         let status = resp.status();
         tracing::debug!(
             method = "POST",

@@ -44,6 +44,7 @@ mod config;
 mod decode;
 mod error;
 pub mod model;
+pub mod observe;
 mod raw;
 mod reads;
 mod request;

@@ -142,16 +142,23 @@ impl Client {
             req = req.timeout(budget);
         }
         let started = Instant::now();
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| self.send_error(e, &what, mutation))?;
+        let label = crate::observe::method_label(method);
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                self.observe_request(label, path, None, started);
+                return Err(self.send_error(e, &what, mutation));
+            }
+        };
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| self.send_error(e, &what, mutation))?
-            .to_vec();
+        let body = match resp.bytes().await {
+            Ok(b) => b.to_vec(),
+            Err(e) => {
+                self.observe_request(label, path, None, started);
+                return Err(self.send_error(e, &what, mutation));
+            }
+        };
+        self.observe_request(label, path, Some(status.as_u16()), started);
         tracing::debug!(method = %method, path = %log_path(path), status = status.as_u16(),
             elapsed_ms = started.elapsed().as_millis() as u64, "hypercore request");
         Ok(Reply {

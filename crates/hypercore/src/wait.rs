@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::client::Client;
 use crate::error::{Error, Result, clean_server_text};
 use crate::model::{TaskTag, VirDomain, VmState};
+use crate::observe::WaitOutcome;
 
 /// Consecutive retryable poll failures tolerated by default.
 pub const DEFAULT_POLL_RETRIES: u32 = 3;
@@ -112,7 +113,7 @@ impl Client {
         &self,
         tag: &str,
         options: WaitOptions,
-        mut report: Report,
+        report: Report,
     ) -> Result<Option<TaskTag>>
     where
         Report: FnMut(&TaskTag) -> Reported,
@@ -122,6 +123,29 @@ impl Client {
             return Ok(None);
         }
         let started = Instant::now();
+        let result = self.wait_task_loop(tag, options, report, started).await;
+        let outcome = match &result {
+            Ok(_) => WaitOutcome::Done,
+            Err(Error::Task { .. }) => WaitOutcome::Failed,
+            Err(Error::Timeout { .. }) => WaitOutcome::Timeout,
+            Err(Error::Cancelled { .. }) => WaitOutcome::Cancelled,
+            Err(_) => WaitOutcome::Error,
+        };
+        self.observe_wait(outcome, started);
+        result
+    }
+
+    async fn wait_task_loop<Report, Reported>(
+        &self,
+        tag: &str,
+        options: WaitOptions,
+        mut report: Report,
+        started: Instant,
+    ) -> Result<Option<TaskTag>>
+    where
+        Report: FnMut(&TaskTag) -> Reported,
+        Reported: Future<Output = ()>,
+    {
         let mut failures = 0;
         loop {
             match self.task(tag).await {
