@@ -134,6 +134,7 @@ pub(crate) async fn forward_audited(
         operation: ctx.operation.clone(),
     };
     let mut entry = hub.store().audit_begin(entry).await?;
+    hub.metrics().audit("pending");
     let mut arguments = arguments;
     let (result, seen_tag, declined) = match elicit::before_forward(&ctx.confirm, alias, tool) {
         // A 2026-07-28 client answered no: nothing is forwarded.
@@ -205,8 +206,9 @@ pub(crate) async fn forward_audited(
         }
     };
     entry.completed = Some(now_rfc3339());
-    if let Err(e) = hub.store().audit_complete(&entry).await {
-        tracing::warn!(error = %e, id = entry.id, "could not complete an audit record");
+    match hub.store().audit_complete(&entry).await {
+        Ok(()) => hub.metrics().audit(&entry.outcome),
+        Err(e) => tracing::warn!(error = %e, id = entry.id, "could not complete an audit record"),
     }
     result
 }

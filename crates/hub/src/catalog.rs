@@ -16,6 +16,7 @@ use crate::cluster::Health;
 use crate::config::ToolsMode;
 pub(crate) use crate::fleet_decl::FleetTool;
 use crate::fleet_decl::fleet_tools;
+use crate::metrics::{FLEET, Label, OTHER};
 use crate::validate::is_read_only;
 
 /// What the catalog builder needs to know about one cluster.
@@ -48,6 +49,11 @@ pub(crate) struct Route {
     pub target: Target,
     /// False only for tools that declare `readOnlyHint: true`.
     pub mutating: bool,
+    /// The metrics' `tool` label (the worker's tool name, or the fleet tool's).
+    pub tool_label: Label,
+    /// The metrics' `cluster` label: the alias of a namespaced tool, `fleet` for the hub's
+    /// own tools, `other` for plain names until a call is routed.
+    pub cluster_label: Label,
 }
 
 /// Tools per tools/list page: large fleets stay far below clients' 16 MiB message limits.
@@ -93,6 +99,9 @@ pub(crate) struct Catalog {
     pages: [OnceLock<Vec<Bytes>>; 2],
     /// The mode this list was built in and why (`tools_budget` fills it in).
     pub mode: ModeNote,
+    /// The metrics' `cluster` label of each registered alias (built with the catalog, so a
+    /// call's label never comes from its arguments).
+    cluster_labels: HashMap<String, Label>,
 }
 
 /// Which export mode a catalog is in and why (told to clients in the server instructions).
@@ -105,6 +114,14 @@ pub(crate) struct ModeNote {
 }
 
 impl Catalog {
+    /// The metrics label of a registered cluster alias (`other` for anything else).
+    pub(crate) fn cluster_label(&self, alias: &str) -> Label {
+        self.cluster_labels
+            .get(alias)
+            .cloned()
+            .unwrap_or_else(|| Label::from(OTHER))
+    }
+
     /// The tools a caller with `scope` may see (built once per catalog, shared).
     pub(crate) fn visible(&self, scope: Scope) -> &Arc<Vec<Tool>> {
         match scope {
@@ -287,6 +304,21 @@ pub(crate) fn build(mode: ToolsMode, clusters: &[CatalogCluster]) -> Catalog {
     clusters.sort_by(|a, b| a.alias.cmp(&b.alias));
     let mut tools = Vec::new();
     let mut routes = HashMap::new();
+    let cluster_labels: HashMap<String, Label> = clusters
+        .iter()
+        .map(|c| (c.alias.clone(), Label::from(c.alias.as_str())))
+        .collect();
+    let other = Label::from(OTHER);
+    // One shared label per tool name, however many clusters offer it.
+    let mut tool_labels: HashMap<String, Label> = HashMap::new();
+    let mut tool_label = |name: &str| -> Label {
+        if let Some(l) = tool_labels.get(name) {
+            return l.clone();
+        }
+        let l = Label::from(name);
+        tool_labels.insert(name.to_owned(), l.clone());
+        l
+    };
 
     for (tool, which) in fleet_tools() {
         routes.insert(
@@ -294,6 +326,8 @@ pub(crate) fn build(mode: ToolsMode, clusters: &[CatalogCluster]) -> Catalog {
             Route {
                 target: Target::Fleet(which),
                 mutating: !is_read_only(&tool),
+                tool_label: tool_label(&tool.name),
+                cluster_label: Label::from(FLEET),
             },
         );
         tools.push(tool);
@@ -329,6 +363,11 @@ pub(crate) fn build(mode: ToolsMode, clusters: &[CatalogCluster]) -> Catalog {
                             tool: t.name.to_string(),
                         },
                         mutating: !is_read_only(t),
+                        tool_label: tool_label(&t.name),
+                        cluster_label: cluster_labels
+                            .get(&c.alias)
+                            .cloned()
+                            .unwrap_or_else(|| other.clone()),
                     },
                 );
                 tools.push(exported);
@@ -384,6 +423,8 @@ pub(crate) fn build(mode: ToolsMode, clusters: &[CatalogCluster]) -> Catalog {
                     takes_vm: vm,
                 },
                 mutating: merged.mutating,
+                tool_label: tool_label(name),
+                cluster_label: other.clone(),
             },
         );
         tools.push(exported);
@@ -394,6 +435,7 @@ pub(crate) fn build(mode: ToolsMode, clusters: &[CatalogCluster]) -> Catalog {
         read_only: OnceLock::new(),
         routes,
         pages: Default::default(),
+        cluster_labels,
         mode: ModeNote {
             active: mode,
             why: format!("--tools {mode}"),

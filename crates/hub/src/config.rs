@@ -99,6 +99,8 @@ pub struct HubConfig {
     pub session_idle: Duration,
     /// NATS mode: serve the fleet through NATS as one of its replicas (None: HTTP joins).
     pub nats: Option<NatsMode>,
+    /// A second, token-free listener serving only `GET /metrics` (loopback addresses only).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Where a hub replica finds its fleet on NATS (issue #11).
@@ -135,6 +137,7 @@ impl HubConfig {
             max_sessions_per_token: 64,
             session_idle: Duration::from_secs(600),
             nats: None,
+            metrics_listen: None,
         }
     }
 }
@@ -175,6 +178,8 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     /// `worker_ca = "/etc/hyperfed/workers-ca.pem"`: CA bundle for https worker URLs.
     pub worker_ca: Option<PathBuf>,
+    /// `metrics_listen = "127.0.0.1:9464"`: token-free `/metrics` listener (loopback only).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl FileConfig {

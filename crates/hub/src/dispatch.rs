@@ -3,6 +3,7 @@
 //! calls (a `pending` record before, the outcome after; refusals recorded too).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use hyperfed_protocol::redact_json;
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
@@ -13,12 +14,13 @@ use crate::audited::forward_audited;
 pub(crate) use crate::audited::{result_json, result_text};
 use crate::auth;
 use crate::call_context::CallContext;
-use crate::catalog::{FleetTool, Target};
+use crate::catalog::{Catalog, FleetTool, Route, Target};
 use crate::error::HubError;
 use crate::fleet::{resolve_vm, vm_search};
 use crate::fleet_overview::{fleet_conditions, fleet_status};
 use crate::hub::Hub;
 use crate::placement;
+use crate::metrics::{CallOutcome, Label, OTHER};
 
 fn error_result(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message.into())])
@@ -38,20 +40,48 @@ pub(crate) async fn call_tool(
 }
 
 /// Like [`call_tool`], but a hub-side failure stays a typed error (for REST's status codes);
-/// the outer error is a refusal before anything ran.
+/// the outer error is a refusal before anything ran. Every call is counted in the metrics by
+/// its catalog tool, its routed cluster and its outcome.
 pub(crate) async fn call_tool_typed(
     hub: &Arc<Hub>,
     name: &str,
     arguments: Option<JsonObject>,
     ctx: &CallContext,
 ) -> Result<Result<CallToolResult, HubError>, HubError> {
+    let started = Instant::now();
     let catalog = hub.catalog();
     let Some(route) = catalog.routes.get(name) else {
+        let other = Label::from(OTHER);
+        hub.metrics()
+            .call(&other, &other, CallOutcome::Refused, started.elapsed());
         return Err(HubError::BadRequest(format!(
             "unknown tool '{}'; list the tools to see what this hub offers",
             shown(name)
         )));
     };
+    let mut cluster = route.cluster_label.clone();
+    let result = route_call(hub, &catalog, name, route, arguments, ctx, &mut cluster).await;
+    let outcome = match &result {
+        Ok(Ok(r)) if r.is_error == Some(true) => CallOutcome::ToolError,
+        Ok(Ok(_)) => CallOutcome::Ok,
+        Ok(Err(e)) | Err(e) => CallOutcome::of_error(e),
+    };
+    hub.metrics()
+        .call(&route.tool_label, &cluster, outcome, started.elapsed());
+    result
+}
+
+/// Serves a call of a known exported name; sets `routed_label` to the label of the cluster it
+/// was routed to (plain names).
+async fn route_call(
+    hub: &Arc<Hub>,
+    catalog: &Catalog,
+    name: &str,
+    route: &Route,
+    arguments: Option<JsonObject>,
+    ctx: &CallContext,
+    routed_label: &mut Label,
+) -> Result<Result<CallToolResult, HubError>, HubError> {
     let mut args = arguments.unwrap_or_default();
     let worker_tool = match &route.target {
         Target::Namespaced { tool, .. } | Target::Plain { tool, .. } => Some(tool.as_str()),
@@ -106,6 +136,7 @@ pub(crate) async fn call_tool_typed(
             };
             match routed {
                 Ok(alias) => {
+                    *routed_label = catalog.cluster_label(&alias);
                     // The target cluster's own manifest decides too: a tool it declares as
                     // changing the cluster is checked and audited as such, whatever other
                     // clusters claim about the same name.
@@ -191,8 +222,9 @@ async fn audit_refusal(
         completed: Some(now),
         operation: ctx.operation.clone(),
     };
-    if let Err(e) = hub.store().audit_begin(entry).await {
-        tracing::warn!(error = %e, "cannot record a refused call in the audit log");
+    match hub.store().audit_begin(entry).await {
+        Ok(_) => hub.metrics().audit("refused"),
+        Err(e) => tracing::warn!(error = %e, "cannot record a refused call in the audit log"),
     }
     Ok(())
 }

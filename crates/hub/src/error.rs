@@ -55,6 +55,16 @@ pub enum HubError {
     BadRequest(String),
 }
 
+/// The note a call timeout's message ends with (how [`HubError::is_timeout`] knows one).
+pub(crate) const CALL_TIMEOUT_NOTE: &str = "(call timeout)";
+
+impl HubError {
+    /// True for a call lost because its worker gave no answer within the call timeout.
+    pub(crate) fn is_timeout(&self) -> bool {
+        matches!(self, HubError::UpstreamLost { message, .. } if message.contains(CALL_TIMEOUT_NOTE))
+    }
+}
+
 impl From<sled::Error> for HubError {
     fn from(e: sled::Error) -> Self {
         HubError::Storage(e.to_string())

@@ -3,7 +3,7 @@
 //! the per-cluster fan-out timeout; a cluster that does not answer in time is "unanswered".
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rmcp::model::JsonObject;
 use serde::Deserialize;
@@ -171,11 +171,12 @@ async fn fan_out_rows_one(
 pub(crate) async fn fan_out_rows(
     hub: &Hub,
     aliases: Vec<String>,
-    tool: &str,
+    tool: &'static str,
     arguments: JsonObject,
     key: &str,
 ) -> Vec<FanOutAnswer> {
     log_start(tool, aliases.len()).await;
+    let started = Instant::now();
     let cancel = CancellationToken::new();
     let cancel = &cancel;
     let calls = aliases.into_iter().map(|alias| {
@@ -188,7 +189,7 @@ pub(crate) async fn fan_out_rows(
     });
     let answers = futures::future::join_all(calls).await;
     log_done(tool, &answers).await;
-    answers
+    counted(hub, tool, started, answers)
 }
 
 /// Tells the calling session (when it asked for logs) that a fan-out starts.
@@ -228,15 +229,37 @@ async fn log_done(tool: &str, answers: &[FanOutAnswer]) {
     .await;
 }
 
+/// Counts a finished fan-out and its unanswered clusters in the metrics.
+fn counted(
+    hub: &Hub,
+    tool: &'static str,
+    started: Instant,
+    answers: Vec<FanOutAnswer>,
+) -> Vec<FanOutAnswer> {
+    let catalog = hub.catalog();
+    let missing = answers
+        .iter()
+        .filter(|a| a.result.is_err())
+        .map(|a| catalog.cluster_label(&a.alias));
+    hub.metrics().fan_out(tool, started, missing);
+    answers
+}
+
 /// Calls `tool` on each cluster concurrently; every answer (or error) arrives by the fan-out timeout.
 pub(crate) async fn fan_out(
     hub: &Hub,
     aliases: Vec<String>,
-    tool: &str,
+    tool: &'static str,
     arguments: JsonObject,
 ) -> Vec<FanOutAnswer> {
     log_start(tool, aliases.len()).await;
-    let answers = fan_out_quiet(hub, aliases, tool, arguments).await;
+    let started = Instant::now();
+    let answers = counted(
+        hub,
+        tool,
+        started,
+        fan_out_quiet(hub, aliases, tool, arguments).await,
+    );
     for a in &answers {
         log_answer(tool, &a.alias, &a.result).await;
     }
@@ -244,7 +267,7 @@ pub(crate) async fn fan_out(
     answers
 }
 
-/// [`fan_out`] without telling the session.
+/// [`fan_out`] without telling the session or counting.
 async fn fan_out_quiet(
     hub: &Hub,
     aliases: Vec<String>,
@@ -257,7 +280,7 @@ async fn fan_out_quiet(
                 .fan_out(tool, Some(&raw), &aliases, hub.config().fanout_timeout)
     {
         // One publish to the fleet (NATS): every result arrives by the fan-out timeout.
-        return answers
+        let answers = answers
             .await
             .into_iter()
             .map(|(alias, r)| FanOutAnswer {
@@ -265,6 +288,7 @@ async fn fan_out_quiet(
                 result: r.and_then(|b| result_value(&b).map_err(|e| format!("{tool}: {e}"))),
             })
             .collect();
+        return answers;
     }
     let cancel = CancellationToken::new();
     let cancel = &cancel;

@@ -3,6 +3,7 @@
 //! worker with one stateless call, as bytes.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::http::request::Parts;
@@ -15,6 +16,15 @@ use crate::auth::{Principal, RAW_TOOL, Scope};
 use crate::catalog::{Target, parse_cursor};
 use crate::forward::forward_stateless;
 use crate::hub::Hub;
+use crate::metrics::CallOutcome;
+
+/// True when a relayed `CallToolResult` is an error result. `isError` is written after the
+/// content, so only the result's tail is searched (the rows before it are never scanned).
+fn is_error_result(bytes: &[u8]) -> bool {
+    const TAIL: usize = 256;
+    let tail = &bytes[bytes.len().saturating_sub(TAIL)..];
+    tail.windows(14).any(|w| w == br#""isError":true"#)
+}
 
 /// The hub as a fast-path server.
 pub(crate) struct HubFastPath(pub Arc<Hub>);
@@ -49,8 +59,10 @@ impl FastPathServer for HubFastPath {
         arguments: Option<&RawValue>,
         cancel: CancellationToken,
     ) -> Option<Bytes> {
+        let started = Instant::now();
         let catalog = self.0.catalog();
-        let Target::Namespaced { alias, tool } = &catalog.routes.get(name)?.target else {
+        let route = catalog.routes.get(name)?;
+        let Target::Namespaced { alias, tool } = &route.target else {
             return None;
         };
         let hub = &self.0;
@@ -63,6 +75,17 @@ impl FastPathServer for HubFastPath {
             hub.config().call_timeout,
         )
         .await;
+        let outcome = match &result {
+            Ok(bytes) if is_error_result(bytes) => CallOutcome::ToolError,
+            Ok(_) => CallOutcome::Ok,
+            Err(e) => CallOutcome::of_error(e),
+        };
+        hub.metrics().call(
+            &route.tool_label,
+            &route.cluster_label,
+            outcome,
+            started.elapsed(),
+        );
         Some(match result {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -70,5 +93,21 @@ impl FastPathServer for HubFastPath {
                 Bytes::from(serde_json::to_vec(&err).ok()?)
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_error_result;
+
+    #[test]
+    fn error_results_are_told_by_their_tail() {
+        assert!(is_error_result(
+            br#"{"content":[{"type":"text","text":"no"}],"isError":true}"#
+        ));
+        assert!(!is_error_result(
+            br#"{"content":[{"type":"text","text":"{}"}],"isError":false}"#
+        ));
+        assert!(!is_error_result(br#"{"content":[]}"#));
     }
 }

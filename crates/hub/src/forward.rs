@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use crate::call_context::CallContext;
-use crate::error::HubError;
+use crate::error::{CALL_TIMEOUT_NOTE, HubError};
 use crate::hub::Hub;
 use crate::link::{LinkError, WorkerLink};
 use crate::progress::ProgressRelay;
@@ -77,7 +77,7 @@ pub(crate) async fn race<T>(
             Err(_) => Err(lost(
                 alias,
                 format!(
-                    "no answer within {} (call timeout)",
+                    "no answer within {} {CALL_TIMEOUT_NOTE}",
                     humantime::format_duration(signals.timeout)
                 ),
             )),

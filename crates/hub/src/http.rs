@@ -231,6 +231,11 @@ pub(crate) fn openapi_document() -> &'static str {
         (status = 200, description = "Every registered cluster", body = ClusterList),
         (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
     ))]
+/// `GET /metrics`: the Prometheus text (behind the token like the REST API; any scope).
+async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
+    hyperfed_http::metrics::response(hub.render_metrics())
+}
+
 pub(crate) async fn clusters(State(hub): State<Arc<Hub>>) -> Json<ClusterList> {
     Json(ClusterList {
         clusters: hub.clusters(),
@@ -619,6 +624,7 @@ pub(crate) fn router(hub: Arc<Hub>, bound: std::net::SocketAddr) -> Router {
         .route("/v1/tools/{name}", post(call))
         .route("/v1/audit", get(audit))
         .route("/v1/placement", post(placement))
+        .route("/metrics", get(metrics))
         // Inside authentication: only authenticated bodies are buffered and checked.
         .layer(axum::middleware::from_fn(
             hyperfed_http::jsonrpc::reject_malformed_json,

@@ -21,7 +21,9 @@ use crate::cluster::{ClusterRecord, ClusterSummary, Health, redact_url};
 use crate::config::HubConfig;
 use crate::error::HubError;
 use crate::intern::Interner;
+pub(crate) use crate::join_refusal::JoinRefusal;
 use crate::link::{LinkConnector, LinkEvents, ListError, WorkerAddress};
+use crate::metrics::HubMetrics;
 use crate::registry::{LiveCluster, LiveLink, Registry};
 use crate::snapshots::Snapshots;
 use crate::store::{Manifest, Store};
@@ -42,19 +44,6 @@ const MISSED_HEARTBEATS: u32 = 3;
 const JOIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Distinct tool lists kept before dead entries are pruned.
 const TOOL_LISTS_PRUNE_AT: usize = 64;
-
-/// Why a join was refused, with the HTTP status it maps to.
-#[derive(Debug)]
-pub(crate) enum JoinRefusal {
-    /// 401: bad, stale or replayed proof.
-    Unauthorized(String),
-    /// 400: a malformed request.
-    BadRequest(String),
-    /// 409: the alias belongs to another cluster.
-    Conflict(String),
-    /// 502: the hub could not reach the worker.
-    Unreachable(String),
-}
 
 /// Everything the hub shares between its HTTP handlers, MCP sessions and background tasks.
 pub(crate) struct Hub {
@@ -97,6 +86,8 @@ pub(crate) struct Hub {
     /// Placement claims against outcomes; moves awaiting a confirmed source deletion.
     trust: crate::trust::TrustBook,
     pending_moves: crate::operations::PendingMoves,
+    /// The Prometheus series (`GET /metrics`).
+    metrics: HubMetrics,
 }
 
 /// A link's events, delivered to the hub that registered it (if it still runs).
@@ -167,6 +158,7 @@ impl Hub {
             refusals: RefusalLimiter::default(),
             bound: std::sync::OnceLock::new(),
             pending_moves: Default::default(),
+            metrics: HubMetrics::default(),
         });
         hub.rebuild_catalog();
         Ok(hub)
@@ -195,6 +187,16 @@ impl Hub {
         }
         host.parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified() || ip == bound.ip())
+    }
+
+    /// The Prometheus series this hub keeps.
+    pub(crate) fn metrics(&self) -> &HubMetrics {
+        &self.metrics
+    }
+
+    /// The Prometheus text of every series, cluster states read now.
+    pub(crate) fn render_metrics(&self) -> String {
+        self.metrics.render(&self.registry.summaries(), unix_now())
     }
 
     /// The configuration the hub was started with.
@@ -370,11 +372,21 @@ impl Hub {
         }
     }
 
-    /// Verifies a join request, connects to the worker, lists its tools and registers it.
+    /// Verifies a join request, connects to the worker, lists its tools and registers it
+    /// (counted: joins and refusals by reason).
     pub(crate) async fn join(
         self: &Arc<Self>,
         req: JoinRequest,
     ) -> Result<JoinResponse, JoinRefusal> {
+        let result = self.join_checked(req).await;
+        match &result {
+            Ok(_) => self.metrics.joined(),
+            Err(refusal) => self.metrics.join_refused(refusal.reason()),
+        }
+        result
+    }
+
+    async fn join_checked(self: &Arc<Self>, req: JoinRequest) -> Result<JoinResponse, JoinRefusal> {
         req.verify(&self.config.secret, unix_now())
             .map_err(|e| JoinRefusal::Unauthorized(e.to_string()))?;
         self.check_nonce(&req.nonce).await?;
@@ -551,6 +563,7 @@ impl Hub {
         let Some(claims) = self.verify_worker(token) else {
             return false;
         };
+        self.metrics.left();
         self.forget(&claims.sub);
         true
     }

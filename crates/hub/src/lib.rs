@@ -19,7 +19,9 @@ mod elicit;
 mod fleet_audit;
 mod fleet_decl;
 mod intern;
+mod join_refusal;
 mod mcp_logging;
+mod metrics;
 mod progress;
 mod snapshots;
 mod store;
@@ -72,6 +74,7 @@ use store::Store;
 /// A running hub.
 pub struct HubHandle {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     tls: bool,
     hub: Arc<Hub>,
     server: tokio::task::JoinHandle<()>,
@@ -101,6 +104,16 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
+    // The token-free metrics listener is refused off loopback before anything else starts.
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            hyperfed_http::metrics::bind(addr)
+                .await
+                .map_err(HubError::Config)?,
+        ),
+        None => None,
+    };
+    let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| HubError::Bind {
@@ -147,9 +160,21 @@ pub async fn start(config: HubConfig) -> Result<HubHandle, HubError> {
         stop_all.cancel();
     });
     let health = tokio::spawn(hub.clone().health_loop());
+    if let Some(listener) = metrics_listener {
+        let source = hub.clone();
+        hyperfed_http::metrics::spawn(
+            listener,
+            Arc::new(move || source.render_metrics()),
+            hub.shutdown_token().clone(),
+        );
+        if let Some(at) = metrics_addr {
+            tracing::info!(%at, "serving /metrics without a token on loopback");
+        }
+    }
     tracing::info!(%addr, tls = https, clusters = hub.registry().len(), mode = %hub.config().tools_mode, "hub listening");
     Ok(HubHandle {
         addr,
+        metrics_addr,
         tls: https,
         hub,
         server,
@@ -167,6 +192,11 @@ impl HubHandle {
     pub fn base_url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
+    }
+
+    /// `http://<addr>/metrics` of the token-free metrics listener, when one was asked for.
+    pub fn metrics_url(&self) -> Option<String> {
+        self.metrics_addr.map(|a| format!("http://{a}/metrics"))
     }
 
     /// `<base_url>/mcp`: the MCP endpoint.
