@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::metrics::WorkerMetrics;
 use hypercore::{Client, Collection, RawBody};
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -53,6 +54,8 @@ impl Method {
 pub struct Cluster {
     client: Client,
     cache: Arc<ReadCache>,
+    /// Counts read-cache hits and misses, when set.
+    metrics: Option<Arc<WorkerMetrics>>,
 }
 
 /// How a collection read ended: when and what it read, or why it failed.
@@ -91,20 +94,21 @@ impl Fingerprint {
 impl ReadCache {
     /// The flight a reader of `collection` should join: a fresh cached one, the one in the air,
     /// or a new one.
-    fn flight(&self, collection: &'static str) -> Arc<Flight> {
+    /// The flag is true when the reader joins an existing flight (a cache hit).
+    fn flight(&self, collection: &'static str) -> (Arc<Flight>, bool) {
         let Ok(mut map) = self.flights.lock() else {
-            return Arc::new(Flight::default());
+            return (Arc::new(Flight::default()), false);
         };
         if let Some(flight) = map.get(collection) {
             match flight.outcome.get() {
-                None => return flight.clone(),
-                Some(Ok((at, _))) if at.elapsed() < self.ttl => return flight.clone(),
+                None => return (flight.clone(), true),
+                Some(Ok((at, _))) if at.elapsed() < self.ttl => return (flight.clone(), true),
                 Some(_) => {}
             }
         }
         let flight = Arc::new(Flight::default());
         map.insert(collection, flight.clone());
-        flight
+        (flight, false)
     }
 
     fn clear(&self) {
@@ -211,7 +215,14 @@ impl Cluster {
                 flights: Mutex::new(HashMap::new()),
                 parsed: Mutex::new(HashMap::new()),
             }),
+            metrics: None,
         }
+    }
+
+    /// Counts this cluster's read-cache hits and misses in `metrics`.
+    pub fn counting(mut self, metrics: Arc<WorkerMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// How long a collection read is reused.
@@ -233,7 +244,10 @@ impl Cluster {
     /// Every record of collection `T` (`GET /rest/v1/{T::PATH}`), at most the read cache's
     /// TTL old; concurrent callers share one request and one parsed result.
     pub async fn list<T: Collection>(&self) -> Result<Records<T>, hypercore::Error> {
-        let flight = self.cache.flight(T::PATH);
+        let (flight, hit) = self.cache.flight(T::PATH);
+        if let Some(m) = &self.metrics {
+            m.read_cache(hit);
+        }
         let outcome = flight.outcome.get_or_init(|| self.read_now::<T>()).await;
         match outcome {
             Ok((_, records)) => {

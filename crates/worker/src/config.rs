@@ -70,6 +70,8 @@ pub struct WorkerConfig {
     /// How long a collection read is reused (zero: never); this worker's own mutations
     /// invalidate it at once.
     pub read_cache_ttl: Duration,
+    /// A second, token-free listener serving only `GET /metrics` (loopback addresses only).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl WorkerConfig {
@@ -99,11 +101,15 @@ impl WorkerConfig {
             poll_interval,
             confirm_ttl: DEFAULT_CONFIRM_TTL,
             read_cache_ttl: crate::cluster::DEFAULT_READ_CACHE_TTL,
+            metrics_listen: None,
         }
     }
 
     /// Checks the combination of settings before anything is started.
     pub fn validate(&self) -> Result<(), WorkerError> {
+        if let Some(addr) = self.metrics_listen {
+            hyperfed_http::metrics::check_loopback(addr).map_err(WorkerError::Config)?;
+        }
         if let Some(t) = &self.token
             && t.is_empty()
         {
@@ -161,6 +167,8 @@ pub struct FileConfig {
     pub wait_timeout: Option<String>,
     /// How long collection reads are reused, e.g. `1s` (`0` disables the cache).
     pub read_cache_ttl: Option<String>,
+    /// Token-free `/metrics` listener, e.g. `127.0.0.1:9465` (loopback only).
+    pub metrics_listen: Option<SocketAddr>,
     /// PEM certificate chain for HTTPS (needs `tls_key`).
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for HTTPS (needs `tls_cert`).

@@ -19,6 +19,7 @@ mod fast_path;
 pub mod handler;
 mod join;
 mod join_diagnosis;
+pub mod metrics;
 pub mod nats;
 pub mod progress;
 mod prompts;

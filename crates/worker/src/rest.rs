@@ -34,6 +34,7 @@ pub fn protected_routes(state: Shared) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/vms", get(vms))
         .route("/v1/vms/{id}", get(vm))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -94,6 +95,11 @@ struct WorkerReady {
     error: Option<String>,
     /// The hub join, if any.
     hub: HubJoinBody,
+}
+
+/// `GET /metrics`: the Prometheus text (behind the bearer token like the REST API).
+async fn metrics(State(state): State<Shared>) -> Response {
+    hyperfed_http::metrics::response(state.metrics().render())
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

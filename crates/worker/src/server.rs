@@ -24,6 +24,7 @@ use crate::confirm::Confirmations;
 use crate::error::WorkerError;
 use crate::handler::WorkerMcp;
 use crate::join::{JoinStatus, Joiner};
+use crate::metrics::WorkerMetrics;
 use crate::rest;
 use crate::state::WorkerState;
 use crate::tls;
@@ -33,6 +34,7 @@ use hyperfed_http::origin::{HostPolicy, check_host_and_origin, require_json_body
 /// A running worker; call [`WorkerHandle::shutdown`] to stop it.
 pub struct WorkerHandle {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     https: bool,
     state: Arc<WorkerState>,
     cancel: CancellationToken,
@@ -51,6 +53,11 @@ impl WorkerHandle {
     /// `http://<addr>` (`https://` with TLS), the REST base.
     pub fn base_url(&self) -> String {
         base_url(self.https, self.addr)
+    }
+
+    /// `http://<addr>/metrics` of the token-free metrics listener, when one was asked for.
+    pub fn metrics_url(&self) -> Option<String> {
+        self.metrics_addr.map(|a| format!("http://{a}/metrics"))
     }
 
     /// `http://<addr>/mcp` (`https://` with TLS), the MCP endpoint.
@@ -159,8 +166,12 @@ pub(crate) async fn connect(
     };
     let client = hypercore::Client::new(cluster_config)
         .map_err(|e| WorkerError::Config(format!("cluster connection settings: {e}")))?;
+    let metrics = Arc::new(WorkerMetrics::default());
+    client.set_observer(metrics.clone());
     let state = Arc::new(WorkerState {
-        cluster: Cluster::with_read_cache_ttl(client, config.read_cache_ttl),
+        cluster: Cluster::with_read_cache_ttl(client, config.read_cache_ttl)
+            .counting(metrics.clone()),
+        metrics,
         catalog: Catalog::new(
             tools::all_tools(config.allow_raw_writes && !config.read_only),
             config.read_only,
@@ -232,6 +243,19 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     let https = tls.is_some();
     let (state, sim) = connect(&config).await?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => match hyperfed_http::metrics::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                if let Some(sim) = sim {
+                    sim.shutdown().await;
+                }
+                return Err(WorkerError::Config(e));
+            }
+        },
+        None => None,
+    };
+    let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(source) => {
@@ -328,6 +352,14 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
             check_host_and_origin,
         ));
 
+    if let Some(listener) = metrics_listener {
+        let source = state.clone();
+        hyperfed_http::metrics::spawn(
+            listener,
+            Arc::new(move || source.metrics().render()),
+            cancel.clone(),
+        );
+    }
     let shutdown = cancel.clone();
     let server = tokio::spawn(async move {
         let served = hyperfed_http::serve::serve(listener, router, tls, shutdown).await;
@@ -360,6 +392,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
 
     Ok(WorkerHandle {
         addr,
+        metrics_addr,
         https,
         state,
         cancel,

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::catalog::Catalog;
 use crate::cluster::Cluster;
 use crate::confirm::Confirmations;
+use crate::metrics::WorkerMetrics;
 
 /// The cluster's identity, learned at startup.
 #[derive(Debug, Clone, Default)]
@@ -33,12 +34,19 @@ pub struct WorkerState {
     pub(crate) wait_timeout: Duration,
     pub(crate) poll_interval: Duration,
     pub(crate) openapi: tokio::sync::OnceCell<Value>,
+    /// The Prometheus series (`GET /metrics`); also the HyperCore client's observer.
+    pub(crate) metrics: Arc<WorkerMetrics>,
 }
 
 impl WorkerState {
     /// The cluster identity (uuid, name, version) as known now.
     pub fn identity(&self) -> ClusterIdentity {
         self.identity.read().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    /// The Prometheus series this worker keeps.
+    pub fn metrics(&self) -> &WorkerMetrics {
+        &self.metrics
     }
 
     /// True once the cluster's identity was read.

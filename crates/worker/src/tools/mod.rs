@@ -140,9 +140,25 @@ impl WorkerState {
         args: Map<String, Value>,
         progress: ProgressReporter,
     ) -> ToolResult {
+        let started = std::time::Instant::now();
         let (Some(def), Some(spec)) = (self.catalog.get(name), spec(name)) else {
+            self.metrics.tool_call("other", false, started.elapsed());
             return Err(format!("unknown tool '{name}'"));
         };
+        let out = self.run_checked(name, def, spec, args, progress).await;
+        self.metrics
+            .tool_call(def.name, out.is_ok(), started.elapsed());
+        out
+    }
+
+    async fn run_checked(
+        &self,
+        name: &str,
+        def: &ToolDef,
+        spec: &ToolSpec,
+        args: Map<String, Value>,
+        progress: ProgressReporter,
+    ) -> ToolResult {
         args::validate(name, &def.input, &args)?;
         if !self.identity_known() {
             // The cluster was unreachable at startup; previews and tokens need its identity.
