@@ -20,6 +20,10 @@ pub struct HubArgs {
     /// Address to listen on [default: 127.0.0.1:8000]. Non-loopback needs --token or --require-token.
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// Also serve GET /metrics without a token on this loopback address, for a local
+    /// Prometheus (the main listener's /metrics needs the bearer token).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Join secret shared with workers.
     #[arg(long, env = "HYPERFED_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
@@ -176,6 +180,7 @@ fn resolve(args: HubArgs) -> anyhow::Result<HubConfig> {
     config.require_token = require_token;
     config.tls = tls;
     config.worker_ca = args.worker_ca.or(file.worker_ca);
+    config.metrics_listen = args.metrics_listen.or(file.metrics_listen);
     config.data_dir = data_dir;
     config.tools_mode = args.tools.or(file.tools).unwrap_or_default();
     config.fanout_timeout = duration(

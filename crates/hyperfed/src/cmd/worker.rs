@@ -54,6 +54,10 @@ pub struct WorkerArgs {
     /// Listen address for MCP (/mcp) and REST (default 127.0.0.1:7777).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Also serve GET /metrics without a token on this loopback address, for a local
+    /// Prometheus (the main listener's /metrics needs the bearer token when one is set).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Serve MCP over stdin/stdout instead of HTTP (logs go to stderr).
     #[arg(long)]
     pub stdio: bool,
@@ -217,6 +221,7 @@ pub fn build_config(args: &WorkerArgs) -> anyhow::Result<WorkerConfig> {
     config
         .allowed_hosts
         .extend(args.allowed_hosts.iter().cloned());
+    config.metrics_listen = args.metrics_listen.or(file.metrics_listen);
     config.read_only = args.read_only || file.read_only.unwrap_or(false);
     config.allow_raw_writes = args.allow_raw_writes || file.allow_raw_writes.unwrap_or(false);
     config.wait_timeout = match (args.wait_timeout, &file.wait_timeout) {

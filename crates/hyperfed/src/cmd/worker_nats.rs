@@ -80,6 +80,15 @@ fn config_of(base: &WorkerConfig, i: usize, count: usize, alias: Option<String>)
     }
     if count > 1 {
         c.listen.set_port(0);
+        // Cluster i serves its token-free metrics on the given port + i.
+        if let Some(m) = &mut c.metrics_listen
+            && m.port() != 0
+        {
+            m.set_port(
+                m.port()
+                    .saturating_add(u16::try_from(i).unwrap_or(u16::MAX)),
+            );
+        }
         if let Some(j) = &mut c.join {
             j.name = alias;
             j.advertise = None;
