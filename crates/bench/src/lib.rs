@@ -286,6 +286,20 @@ where
 
 /// Runs every scenario and returns the report (also printed by the caller).
 pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
+    run_reporting(opts, &|_| {}).await
+}
+
+/// How many scenarios [`run_reporting`] announces for `opts` (one per fan-out size).
+pub fn scenario_count(opts: &BenchOptions) -> usize {
+    4 + opts.fanout_sizes.len()
+}
+
+/// Like [`run`], telling `scenario` the name of each scenario as it starts
+/// ([`scenario_count`] of them), for progress a person can follow.
+pub async fn run_reporting(
+    opts: &BenchOptions,
+    scenario: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Value, BenchError> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()
@@ -299,6 +313,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
 
     // 1 + 2: added latency and throughput, one worker behind one hub.
     {
+        scenario("added latency (one worker behind the hub)");
         let hub = HubProcess::start(&opts.hyperfed_bin, "namespaced").await?;
         let worker_token = random_hex(16);
         let workers = start_workers(&hub, 0, 1, (0, 0), Some(&worker_token)).await?;
@@ -350,6 +365,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
         );
 
         // Throughput: N sessions hammering the hub for a fixed time.
+        scenario(&format!("throughput ({} clients)", opts.clients));
         let mut sessions = Vec::with_capacity(opts.clients);
         for _ in 0..opts.clients {
             sessions.push(Arc::new(hub.client(&http).await?));
@@ -414,6 +430,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
         let mut tools_list_namespaced = None;
         let mut join_to_listed = Samples::default();
         for &n in &sizes {
+            scenario(&format!("fan-out at {n} clusters"));
             let have = workers.len();
             if n > have {
                 workers
@@ -502,6 +519,10 @@ pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
         drop(hub);
 
         // Compact mode at the same size.
+        scenario(&format!(
+            "tools/list in compact mode at {} clusters",
+            opts.tools_list_clusters
+        ));
         let hub = HubProcess::start(&opts.hyperfed_bin, "compact").await?;
         let workers = start_workers(&hub, 0, opts.tools_list_clusters, (0, 0), None).await?;
         wait_joined(&hub, &http, opts.tools_list_clusters).await?;
@@ -518,6 +539,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
 
     // 5: worker start-to-ready and simulator generation time.
     {
+        scenario("worker start-up and simulator generation");
         let mut ready = Samples::default();
         for i in 0..opts.startup_reps {
             let t = Instant::now();
