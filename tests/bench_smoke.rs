@@ -21,6 +21,14 @@ fn bench_smoke_completes_and_prints_json() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("HyperFed benchmark"), "no table:\n{stdout}");
+    // Not on a terminal: one plain progress line per scenario, on stderr.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for line in [
+        "hyperfed bench: scenario 1/5: added latency (one worker behind the hub)",
+        "hyperfed bench: scenario 5/5: worker start-up and simulator generation",
+    ] {
+        assert!(stderr.contains(line), "{line}:\n{stderr}");
+    }
     let line = stdout
         .lines()
         .rev()

@@ -378,3 +378,67 @@ async fn standalone_worker_serves_truth_and_refuses_unconfirmed_destruction() {
     assert_eq!(state, Some(json!("RUNNING")), "{vm}");
     let _ = client.cancel().await;
 }
+
+/// Waits (bounded) until the process's stderr contains `needle`.
+fn wait_stderr(p: &Proc, needle: &str, timeout: Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if p.log_text().contains(needle) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[tokio::test]
+async fn worker_count_shows_plain_progress_lines_when_not_on_a_terminal() {
+    let port = free_port();
+    let hub_url = format!("http://127.0.0.1:{port}");
+    let secret = "progress-test-secret-0123456789";
+    let hub = Proc::start(
+        "progress-hub",
+        &["hub", "--listen", &format!("127.0.0.1:{port}")],
+        &[("HYPERFED_SECRET", secret)],
+    );
+    assert!(wait_http_ok(&format!("{hub_url}/health"), Duration::from_secs(20)).await);
+    let workers = Proc::start(
+        "progress-workers",
+        &[
+            "worker",
+            "--mock",
+            "--count",
+            "3",
+            "--listen",
+            "127.0.0.1:0",
+            "--join",
+            &hub_url,
+            "--name",
+            "p",
+        ],
+        &[("HYPERFED_SECRET", secret)],
+    );
+    // stderr is a file here, so the progress comes as plain lines, not a bar.
+    assert!(
+        wait_stderr(
+            &workers,
+            "hyperfed worker: 3/3 clusters joined",
+            Duration::from_secs(30)
+        ),
+        "{}",
+        workers.log_text()
+    );
+    let log = workers.log_text();
+    for line in [
+        "hyperfed worker: 1/3 clusters started",
+        "hyperfed worker: 3/3 clusters started",
+    ] {
+        assert!(log.contains(line), "{line}: {log}");
+    }
+    assert!(
+        !log.contains('\u{1b}'),
+        "no terminal escapes in plain lines"
+    );
+    drop(workers);
+    drop(hub);
+}

@@ -365,6 +365,12 @@ async fn ctrl_c_stops_the_demo_without_errors_or_session_ids() {
     assert!(status.success());
     let log = demo.log_text();
     assert!(!log.contains("ERROR") && !log.contains("WARN"), "{log}");
+    // Not on a terminal: the start-up progress comes as plain lines.
+    assert!(
+        log.contains("hyperfed demo: 3/3 clusters started (dr-3)"),
+        "{log}"
+    );
+    assert!(log.contains("hyperfed demo: 3/3 clusters joined"), "{log}");
     assert!(!log.contains("session_id"), "{log}");
 }
 

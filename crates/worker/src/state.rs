@@ -54,6 +54,11 @@ impl WorkerState {
         self.identity.read().is_ok_and(|g| !g.uuid.is_empty())
     }
 
+    /// The alias the hub registered this worker under, while joined over HTTP.
+    pub fn hub_alias(&self) -> Option<String> {
+        self.alias.read().ok().and_then(|g| g.clone())
+    }
+
     /// How errors name this cluster: the hub alias while joined, else the cluster name.
     pub fn cluster_label(&self) -> String {
         if let Some(alias) = self.alias.read().ok().and_then(|g| g.clone()) {

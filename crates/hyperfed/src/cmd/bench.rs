@@ -1,7 +1,11 @@
 //! `hyperfed bench`: the benchmark harness (see BENCHMARKS.md).
 
 use anyhow::Context as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use hyperfed_bench::{BenchOptions, render_table};
+
+use super::progress::Progress;
 
 /// Arguments of `hyperfed bench`.
 #[derive(clap::Args)]
@@ -57,7 +61,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(s) = args.seconds {
         opts.throughput_for = std::time::Duration::from_secs(s.max(1));
     }
-    let report = hyperfed_bench::run(&opts).await?;
+    let total = hyperfed_bench::scenario_count(&opts) as u64;
+    let progress = Progress::new("hyperfed bench", "scenario", total);
+    let index = AtomicU64::new(0);
+    let report = hyperfed_bench::run_reporting(&opts, &|name| {
+        progress.begin(index.fetch_add(1, Ordering::Relaxed) + 1, name);
+    })
+    .await;
+    progress.finish();
+    let report = report?;
     println!("{}", render_table(&report));
     println!("{}", serde_json::to_string(&report)?);
     Ok(())

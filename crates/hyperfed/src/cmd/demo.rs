@@ -13,6 +13,7 @@ use hyperfed_protocol::Secret;
 use hyperfed_worker::{JoinConfig, WorkerConfig};
 use rand::RngCore as _;
 
+use super::progress::Progress;
 use super::shutdown::shutdown_signal;
 
 /// Arguments of `hyperfed demo`.
@@ -90,6 +91,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     ];
     let started = Instant::now();
     let mut workers = Vec::with_capacity(args.clusters);
+    let starting = Progress::new("hyperfed demo", "clusters started", args.clusters as u64);
     for i in 0..args.clusters {
         let archetype = archetypes[i % archetypes.len()];
         let mut config = WorkerConfig::mock(Some(archetype), args.seed + i as u64);
@@ -104,14 +106,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot start simulated cluster {}", i + 1))?;
         workers.push(worker);
+        starting.advance(&format!("{}-{}", archetype.name(), i + 1));
     }
+    starting.finish();
 
     // Wait (bounded) until every worker has joined, so the banner is true when printed.
+    let joining = Progress::new("hyperfed demo", "clusters joined", args.clusters as u64);
     let deadline = Instant::now() + Duration::from_secs(30);
     while hub.cluster_count() < args.clusters && Instant::now() < deadline {
+        joining.set(hub.cluster_count() as u64, "");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let joined = hub.cluster_count();
+    joining.set(joined as u64, "");
+    joining.finish();
 
     let mcp = hub.mcp_url();
     println!(

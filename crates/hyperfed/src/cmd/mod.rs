@@ -13,6 +13,7 @@ pub mod logging;
 pub mod mock;
 pub mod nats_args;
 pub mod place;
+pub mod progress;
 pub mod shutdown;
 pub mod token;
 pub mod worker;

@@ -13,6 +13,7 @@ use hyperfed_worker::config::read_secret_file;
 use hyperfed_worker::nats::{HeadlessWorker, NatsAttachment, attach};
 use hyperfed_worker::{ClusterSource, WorkerConfig, WorkerHandle};
 
+use super::progress::Progress;
 use super::shutdown::ShutdownSignal;
 use super::worker::WorkerArgs;
 
@@ -115,13 +116,20 @@ pub async fn run(args: WorkerArgs, base: WorkerConfig) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let joins_hub = base.join.is_some();
     let args = Arc::new(args);
     let base = Arc::new(base);
     let link = Arc::new(link);
+    let starting = Arc::new(Progress::new(
+        "hyperfed worker",
+        "clusters started",
+        count as u64,
+    ));
     let started: Vec<anyhow::Result<(Running, Option<NatsAttachment>)>> =
         futures::stream::iter(0..count)
             .map(|i| {
                 let (args, base, link) = (args.clone(), base.clone(), link.clone());
+                let starting = starting.clone();
                 async move {
                     let pre_alias = (count > 1)
                         .then(|| alias_of(&args, i, count, ""))
@@ -150,6 +158,11 @@ pub async fn run(args: WorkerArgs, base: WorkerConfig) -> anyhow::Result<()> {
                         }
                         None => None,
                     };
+                    let alias = attachment
+                        .as_ref()
+                        .map(|a| a.alias().to_owned())
+                        .unwrap_or_default();
+                    starting.advance(&alias);
                     Ok((running, attachment))
                 }
             })
@@ -164,18 +177,45 @@ pub async fn run(args: WorkerArgs, base: WorkerConfig) -> anyhow::Result<()> {
             Err(e) => failure = Some(e),
         }
     }
+    starting.finish();
     if let Some(e) = failure {
         stop(workers).await;
         return Err(e);
     }
+    // Over HTTP joins, follow the clusters joining the hub (bounded; serving goes on).
+    let joining = joins_hub.then(|| {
+        let states: Vec<_> = workers.iter().map(|(w, _)| w.state()).collect();
+        tokio::spawn(follow_joins(states))
+    });
     report(
         &workers,
         link.as_ref().as_ref().map(|(_, f, _)| f.to_string()),
     );
     let _ = signal.wait().await;
+    if let Some(j) = joining {
+        j.abort();
+    }
     eprintln!("hyperfed worker: shutting down");
     stop(workers).await;
     Ok(())
+}
+
+/// Longest time the join progress is followed.
+const FOLLOW_JOINS_FOR: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Shows how many of `states` have joined the hub until all have (or the time is up).
+async fn follow_joins(states: Vec<Arc<hyperfed_worker::state::WorkerState>>) {
+    let joining = Progress::new("hyperfed worker", "clusters joined", states.len() as u64);
+    let deadline = tokio::time::Instant::now() + FOLLOW_JOINS_FOR;
+    loop {
+        let joined = states.iter().filter(|s| s.hub_alias().is_some()).count();
+        joining.set(joined as u64, "");
+        if joined == states.len() || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    joining.finish();
 }
 
 fn report(workers: &[(Running, Option<NatsAttachment>)], fleet: Option<String>) {
