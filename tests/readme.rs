@@ -336,6 +336,7 @@ fn every_sh_block_of_the_readme_is_walked() {
         "Fleet page",
         "Placement",
         "Prompts, resources and logging",
+        "Metrics",
         "Simulated clusters",
         "Health endpoints and the API description",
     ];
@@ -398,6 +399,7 @@ fn the_hub_and_workers_section_works_as_written() {
             ("Health endpoints and the API description", None),
             ("Fleet page", None),
             ("Prompts, resources and logging", None),
+            ("Metrics", None),
         ],
     );
     assert!(out.contains("\"cluster\":\"dc1\""), "{out}");
@@ -408,6 +410,10 @@ fn the_hub_and_workers_section_works_as_written() {
         "{out}"
     );
     assert!(out.contains("hyperfed://cluster/dc1/vms"), "{out}");
+    assert!(
+        out.contains("hyperfed_hub_cluster_up{cluster=\"dc1\"} 1"),
+        "{out}"
+    );
     assert!(
         out.contains("grafana"),
         "token list shows the issued token: {out}"
