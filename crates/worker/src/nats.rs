@@ -110,13 +110,39 @@ pub async fn attach(
 pub struct HeadlessWorker {
     state: Arc<WorkerState>,
     sim: Option<hypercore_sim::SimHandle>,
+    /// Stops the token-free metrics listener (`--metrics-listen`), when there is one.
+    metrics_stop: tokio_util::sync::CancellationToken,
 }
 
 impl HeadlessWorker {
-    /// Connects to the cluster (starting the simulator for a mock) without opening a port.
+    /// Connects to the cluster (starting the simulator for a mock) without opening a port
+    /// (except the loopback metrics listener, when `metrics_listen` asks for one).
     pub async fn start(config: &WorkerConfig) -> Result<Self, WorkerError> {
         let (state, sim) = crate::server::connect(config).await?;
-        Ok(HeadlessWorker { state, sim })
+        let metrics_stop = tokio_util::sync::CancellationToken::new();
+        if let Some(addr) = config.metrics_listen {
+            match hyperfed_http::metrics::bind(addr).await {
+                Ok(listener) => {
+                    let source = state.clone();
+                    hyperfed_http::metrics::spawn(
+                        listener,
+                        Arc::new(move || source.metrics().render()),
+                        metrics_stop.clone(),
+                    );
+                }
+                Err(e) => {
+                    if let Some(sim) = sim {
+                        sim.shutdown().await;
+                    }
+                    return Err(WorkerError::Config(e));
+                }
+            }
+        }
+        Ok(HeadlessWorker {
+            state,
+            sim,
+            metrics_stop,
+        })
     }
 
     /// The shared state to [`attach`].
@@ -136,6 +162,7 @@ impl HeadlessWorker {
 
     /// Logs out of the cluster and stops the simulator.
     pub async fn shutdown(self) {
+        self.metrics_stop.cancel();
         if let Err(e) = self.state.cluster.client().logout().await {
             tracing::debug!(error = %e, "logout from the cluster failed");
         }
