@@ -19,8 +19,8 @@ use crate::error::HubError;
 use crate::fleet::{resolve_vm, vm_search};
 use crate::fleet_overview::{fleet_conditions, fleet_status};
 use crate::hub::Hub;
-use crate::placement;
 use crate::metrics::{CallOutcome, Label, OTHER};
+use crate::placement;
 
 fn error_result(message: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(message.into())])

@@ -157,6 +157,7 @@ pub(crate) async fn heartbeat(State(hub): State<Arc<Hub>>, headers: HeaderMap) -
     ))]
 pub(crate) async fn leave(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Response {
     if bearer(&headers).is_some_and(|t| hub.leave(t)) {
+        hub.metrics().left();
         StatusCode::NO_CONTENT.into_response()
     } else {
         error(StatusCode::UNAUTHORIZED, "unknown or expired worker token")

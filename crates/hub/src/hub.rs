@@ -23,7 +23,6 @@ use crate::error::HubError;
 use crate::intern::Interner;
 pub(crate) use crate::join_refusal::JoinRefusal;
 use crate::link::{LinkConnector, LinkEvents, ListError, WorkerAddress};
-use crate::metrics::HubMetrics;
 use crate::registry::{LiveCluster, LiveLink, Registry};
 use crate::snapshots::Snapshots;
 use crate::store::{Manifest, Store};
@@ -32,6 +31,7 @@ use crate::validate;
 use crate::vm_index::VmIndex;
 use crate::worker_token::{WorkerTokenClaims, WorkerTokens, new_join_id};
 
+mod metrics_state;
 mod placement_state;
 
 /// Lifetime of the token a worker presents on heartbeats.
@@ -87,7 +87,7 @@ pub(crate) struct Hub {
     trust: crate::trust::TrustBook,
     pending_moves: crate::operations::PendingMoves,
     /// The Prometheus series (`GET /metrics`).
-    metrics: HubMetrics,
+    metrics: crate::metrics::HubMetrics,
 }
 
 /// A link's events, delivered to the hub that registered it (if it still runs).
@@ -158,7 +158,7 @@ impl Hub {
             refusals: RefusalLimiter::default(),
             bound: std::sync::OnceLock::new(),
             pending_moves: Default::default(),
-            metrics: HubMetrics::default(),
+            metrics: crate::metrics::HubMetrics::default(),
         });
         hub.rebuild_catalog();
         Ok(hub)
@@ -187,16 +187,6 @@ impl Hub {
         }
         host.parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified() || ip == bound.ip())
-    }
-
-    /// The Prometheus series this hub keeps.
-    pub(crate) fn metrics(&self) -> &HubMetrics {
-        &self.metrics
-    }
-
-    /// The Prometheus text of every series, cluster states read now.
-    pub(crate) fn render_metrics(&self) -> String {
-        self.metrics.render(&self.registry.summaries(), unix_now())
     }
 
     /// The configuration the hub was started with.
@@ -379,10 +369,8 @@ impl Hub {
         req: JoinRequest,
     ) -> Result<JoinResponse, JoinRefusal> {
         let result = self.join_checked(req).await;
-        match &result {
-            Ok(_) => self.metrics.joined(),
-            Err(refusal) => self.metrics.join_refused(refusal.reason()),
-        }
+        let refused = result.as_ref().err().map(JoinRefusal::reason);
+        self.metrics.join(refused);
         result
     }
 
@@ -563,7 +551,6 @@ impl Hub {
         let Some(claims) = self.verify_worker(token) else {
             return false;
         };
-        self.metrics.left();
         self.forget(&claims.sub);
         true
     }

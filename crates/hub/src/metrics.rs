@@ -59,8 +59,9 @@ impl CallOutcome {
                 CallOutcome::Refused
             }
             HubError::BadRequest(_) | HubError::Upstream { .. } => CallOutcome::ToolError,
+            // The hub could not run it (e.g. its audit record could not be written).
             HubError::Config(_) | HubError::Bind { .. } | HubError::Storage(_) => {
-                CallOutcome::ToolError
+                CallOutcome::Refused
             }
         }
     }
@@ -239,9 +240,14 @@ impl HubMetrics {
         }
     }
 
-    /// Counts an accepted join.
-    pub(crate) fn joined(&self) {
-        self.joins.inc();
+    /// Counts a join: accepted (`None`), or refused for `reason`.
+    pub(crate) fn join(&self, refused: Option<&'static str>) {
+        match refused {
+            None => {
+                self.joins.inc();
+            }
+            Some(reason) => self.join_refused(reason),
+        }
     }
 
     /// Counts a worker leaving on purpose.
@@ -250,7 +256,7 @@ impl HubMetrics {
     }
 
     /// Counts a refused join by its reason.
-    pub(crate) fn join_refused(&self, reason: &'static str) {
+    fn join_refused(&self, reason: &'static str) {
         self.join_refusals
             .get_or_create(&ReasonLabels { reason })
             .inc();

@@ -114,6 +114,7 @@ async fn run(hub: Arc<Hub>, feed: Feed) {
                 }
             }
             RegistryEvent::Left { alias } => {
+                hub.metrics().left();
                 tokens.remove(&alias);
                 gone(&hub, &links, &alias, "the worker left")
             }
