@@ -226,17 +226,17 @@ pub(crate) fn openapi_document() -> &'static str {
     DOC.get_or_init(|| HubApi::openapi().to_json().unwrap_or_else(|_| "{}".into()))
 }
 
+/// `GET /metrics`: the Prometheus text (behind the token like the REST API; any scope).
+async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
+    hyperfed_http::metrics::response(hub.render_metrics())
+}
+
 /// The registered clusters with their state.
 #[utoipa::path(get, path = "/v1/clusters", tag = "fleet", security(("bearer" = [])),
     responses(
         (status = 200, description = "Every registered cluster", body = ClusterList),
         (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
     ))]
-/// `GET /metrics`: the Prometheus text (behind the token like the REST API; any scope).
-async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
-    hyperfed_http::metrics::response(hub.render_metrics())
-}
-
 pub(crate) async fn clusters(State(hub): State<Arc<Hub>>) -> Json<ClusterList> {
     Json(ClusterList {
         clusters: hub.clusters(),
