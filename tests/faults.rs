@@ -732,9 +732,12 @@ async fn restart_under_load(strict: bool) {
     let stop = Arc::new(AtomicBool::new(false));
     let restarted = Arc::new(AtomicBool::new(false));
     let hangs = Arc::new(AtomicUsize::new(0));
+    // Clients that have had a call answered since the restart.
+    let back = Arc::new(AtomicUsize::new(0));
     let mut loops = Vec::new();
     for _ in 0..4 {
-        let (stop, restarted, hangs) = (stop.clone(), restarted.clone(), hangs.clone());
+        let (stop, restarted, hangs, back) =
+            (stop.clone(), restarted.clone(), hangs.clone(), back.clone());
         let url = format!("{}/mcp", fed.hub_url);
         loops.push(tokio::spawn(async move {
             let (mut ok_before, mut ok_after, mut failed) = (0usize, 0usize, 0usize);
@@ -762,15 +765,22 @@ async fn restart_under_load(strict: bool) {
                 };
                 while !stop.load(Ordering::SeqCst) {
                     let after = restarted.load(Ordering::SeqCst);
+                    // A hang is a call with no answer at all: the bound is far above the
+                    // hub's shutdown window (200 ms + at most 3 s), so machine noise is no hang.
                     match call(
                         &session,
                         "steady__cluster_info",
                         json!({}),
-                        Duration::from_secs(5),
+                        Duration::from_secs(15),
                     )
                     .await
                     {
-                        Reply::Ok(_) if after => ok_after += 1,
+                        Reply::Ok(_) if after => {
+                            if ok_after == 0 {
+                                back.fetch_add(1, Ordering::SeqCst);
+                            }
+                            ok_after += 1
+                        }
                         Reply::Ok(_) => ok_before += 1,
                         Reply::Hung => {
                             eprintln!("hung call (restarted: {after})");
@@ -793,7 +803,12 @@ async fn restart_under_load(strict: bool) {
     fed.restart_hub().await;
     fed.wait_up(&["steady"], Duration::from_secs(30)).await;
     restarted.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    // Let every client get through at least once after the restart (bounded), then stop.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while back.load(Ordering::SeqCst) < 4 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::SeqCst);
     let mut totals = (0, 0, 0);
     for l in loops {
