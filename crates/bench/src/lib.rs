@@ -284,6 +284,40 @@ where
     (t.elapsed(), r)
 }
 
+/// Warms both paths up, then times `calls` `vm_get` calls on each side in alternating blocks
+/// (so both sides see the same machine noise): the worker direct, through the hub, errors.
+async fn side_by_side(
+    direct: &McpClient,
+    via_hub: &McpClient,
+    hub_tool: &str,
+    args: &Value,
+    calls: usize,
+) -> (Samples, Samples, u64) {
+    for _ in 0..20 {
+        let _ = direct.call_tool("vm_get", args.clone()).await;
+        let _ = via_hub.call_tool(hub_tool, args.clone()).await;
+    }
+    let mut d = Samples::with_capacity(calls);
+    let mut h = Samples::with_capacity(calls);
+    let mut errors = 0u64;
+    let block = 100.min(calls.max(1));
+    let mut done = 0;
+    while done < calls {
+        for _ in 0..block {
+            let (t, r) = timed(direct.call_tool("vm_get", args.clone())).await;
+            errors += u64::from(r.is_err());
+            d.push(t);
+        }
+        for _ in 0..block {
+            let (t, r) = timed(via_hub.call_tool(hub_tool, args.clone())).await;
+            errors += u64::from(r.is_err());
+            h.push(t);
+        }
+        done += block;
+    }
+    (d, h, errors)
+}
+
 /// Runs every scenario and returns the report (also printed by the caller).
 pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
     run_reporting(opts, &|_| {}).await
@@ -330,29 +364,8 @@ pub async fn run_reporting(
             .map_err(|e| err(format!("MCP session with the worker: {e}")))?;
         let via_hub = hub.client(&http).await?;
         let hub_tool = "c0__vm_get";
-        // Warm up both paths, then alternate blocks so both sides see the same machine noise.
-        for _ in 0..20 {
-            let _ = direct.call_tool("vm_get", args.clone()).await;
-            let _ = via_hub.call_tool(hub_tool, args.clone()).await;
-        }
-        let mut d = Samples::with_capacity(opts.latency_calls);
-        let mut h = Samples::with_capacity(opts.latency_calls);
-        let mut errors = 0u64;
-        let block = 100.min(opts.latency_calls.max(1));
-        let mut done = 0;
-        while done < opts.latency_calls {
-            for _ in 0..block {
-                let (t, r) = timed(direct.call_tool("vm_get", args.clone())).await;
-                errors += u64::from(r.is_err());
-                d.push(t);
-            }
-            for _ in 0..block {
-                let (t, r) = timed(via_hub.call_tool(hub_tool, args.clone())).await;
-                errors += u64::from(r.is_err());
-                h.push(t);
-            }
-            done += block;
-        }
+        let (d, h, errors) =
+            side_by_side(&direct, &via_hub, hub_tool, &args, opts.latency_calls).await;
         report.insert(
             "added_latency".into(),
             json!({

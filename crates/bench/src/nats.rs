@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 
 use crate::mcp_client::McpClient;
 use crate::stats::Samples;
-use crate::{BenchError, BenchOptions, HubProcess, count_answered, err, random_hex, timed};
+use crate::{
+    BenchError, BenchOptions, HubProcess, count_answered, err, random_hex, side_by_side, timed,
+};
 
 /// Simulated clusters started at a time.
 const START_CONCURRENCY: usize = 64;
@@ -167,27 +169,8 @@ pub async fn run(opts: &BenchOptions) -> Result<Value, BenchError> {
             .map_err(|e| err(format!("MCP session with the worker: {e}")))?;
         let via_hub = hub.client(&http).await?;
         let hub_tool = "c0__vm_get";
-        for _ in 0..20 {
-            let _ = direct.call_tool("vm_get", args.clone()).await;
-            let _ = via_hub.call_tool(hub_tool, args.clone()).await;
-        }
-        let (mut d, mut h) = (Samples::default(), Samples::default());
-        let mut errors = 0u64;
-        let block = 100.min(opts.latency_calls.max(1));
-        let mut done = 0;
-        while done < opts.latency_calls {
-            for _ in 0..block {
-                let (t, r) = timed(direct.call_tool("vm_get", args.clone())).await;
-                errors += u64::from(r.is_err());
-                d.push(t);
-            }
-            for _ in 0..block {
-                let (t, r) = timed(via_hub.call_tool(hub_tool, args.clone())).await;
-                errors += u64::from(r.is_err());
-                h.push(t);
-            }
-            done += block;
-        }
+        let (d, h, errors) =
+            side_by_side(&direct, &via_hub, hub_tool, &args, opts.latency_calls).await;
         report.insert(
             "added_latency".into(),
             json!({
